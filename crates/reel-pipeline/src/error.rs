@@ -1,0 +1,30 @@
+//! Errors of the task runner.
+
+/// Errors raised while running a task.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Workspace or config problem.
+    #[error(transparent)]
+    Common(#[from] reel_common::Error),
+    /// Parsing input.
+    #[error(transparent)]
+    Ingest(#[from] reel_ingest::Error),
+    /// Writing or reading the lake.
+    #[error(transparent)]
+    Lake(#[from] reel_lake::Error),
+    /// The catalog database.
+    #[error(transparent)]
+    Catalog(#[from] reel_catalog::Error),
+    /// Nothing at all could be loaded.
+    #[error("nothing could be loaded from {path}: every line was quarantined; see `reelhouse sql \"SELECT reason, count(*) FROM quarantine.ratings GROUP BY reason\"`")]
+    NothingLoaded {
+        /// The input.
+        path: String,
+    },
+    /// A bug: a worker thread died.
+    #[error("internal error: {0} (this is a bug in reelhouse; please report it)")]
+    Internal(String),
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,29 @@
+//! The glue that runs reelhouse's tasks: it opens a workspace (lake + catalog) and carries
+//! data from one crate to the next, recording every table version and its lineage.
+//!
+//! ```text
+//!   files ──> reel-ingest (parse, quarantine) ──batches──> reel-lake (Delta commit per table)
+//!                                                              │
+//!                                                              └──> reel-catalog (version, lineage)
+//! ```
+//!
+//! ```no_run
+//! # async fn demo() -> reel_pipeline::Result<()> {
+//! use reel_pipeline::{Env, ingest::{ingest_movielens, IngestRequest}, NoProgress};
+//! let ws = reel_common::Workspace::discover(std::path::Path::new("."))?;
+//! let env = Env::open(ws).await?;
+//! let req = IngestRequest::new("datasets/movielens-100k", "reelhouse ingest movielens");
+//! let outcome = ingest_movielens(&env, &req, &NoProgress).await?;
+//! println!("{} tables written", outcome.tables.len());
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod env;
+mod error;
+pub mod ingest;
+mod progress;
+
+pub use env::Env;
+pub use error::{Error, Result};
+pub use progress::{NoProgress, Progress};

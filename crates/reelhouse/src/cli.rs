@@ -1,0 +1,237 @@
+//! Flags and subcommands. Every flag has a one-line help; long help adds detail.
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// reelhouse: one binary for the whole life of movie and media data.
+#[derive(Debug, Parser)]
+#[command(
+    name = "reelhouse",
+    version,
+    about = "One binary for the whole life of movie and media data",
+    long_about = "One binary for the whole life of movie and media data: ingest, lake, catalog, SQL \
+                  and more.\n\nStart with `reelhouse demo`, or `reelhouse init DIR` for a workspace of your own.",
+    after_help = "Examples:\n  reelhouse demo\n  reelhouse init ./ws && cd ws && reelhouse ingest movielens ~/ml-25m\n  reelhouse sql \"SELECT count(*) FROM clean.ratings\"",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options accepted before or after any subcommand.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Workspace folder (default: the current folder or the nearest parent with reelhouse.toml)
+    #[arg(long, global = true, env = "REELHOUSE_WORKSPACE", value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+
+    /// Output format: table for people, csv or json for scripts
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Log more (-v info, -vv debug, -vvv trace); REELHOUSE_LOG overrides
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// No progress bars
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// An aligned text table
+    Table,
+    /// CSV with a header row
+    Csv,
+    /// JSON (an array of objects, or one object for a summary)
+    Json,
+    /// Parquet file (sql only, with --out)
+    Parquet,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a workspace: reelhouse.toml, the lake folder and the catalog
+    #[command(after_help = "Examples:\n  reelhouse init ./ws\n  reelhouse init ./ws --lake s3://bucket/lake --s3-endpoint http://127.0.0.1:9000\n  reelhouse init ./ws --catalog postgres://reel:secret@localhost/reel")]
+    Init(InitArgs),
+
+    /// Load a dataset into the lake (raw, clean and quarantine tables)
+    #[command(subcommand)]
+    Ingest(IngestCommand),
+
+    /// Browse tables, their versions and their lineage
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+
+    /// Run SQL over the lake, or open the interactive shell without a query
+    #[command(after_help = "Examples:\n  reelhouse sql \"SELECT rating, count(*) FROM clean.ratings GROUP BY rating ORDER BY rating\"\n  reelhouse sql --format csv \"SELECT * FROM clean.movies\" > movies.csv\n  reelhouse sql --format parquet --out top.parquet \"SELECT * FROM clean.ratings WHERE rating = 5\"\n  reelhouse sql                      # interactive shell\n  reelhouse sql \"SELECT * FROM catalog.tables\"")]
+    Sql(SqlArgs),
+
+    /// Generate synthetic datasets for tests and benchmarks
+    #[command(subcommand)]
+    Generate(GenerateCommand),
+
+    /// Run the whole flow on the bundled MovieLens 100K and say where to look
+    #[command(after_help = "Example:\n  reelhouse demo            # creates ./reelhouse-demo\n  reelhouse demo --dir /tmp/demo")]
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Folder to create the workspace in (default: the current folder)
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Lake root: a folder relative to the workspace, or s3://bucket/prefix
+    #[arg(long, value_name = "ROOT", default_value = "lake")]
+    pub lake: String,
+
+    /// Endpoint URL of an S3-compatible store (MinIO, Ceph, ...)
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+
+    /// AWS region for s3:// lakes
+    #[arg(long, value_name = "REGION")]
+    pub s3_region: Option<String>,
+
+    /// Allow plain http:// for the S3 endpoint (local test stores)
+    #[arg(long)]
+    pub s3_allow_http: bool,
+
+    /// Catalog database: sqlite://FILE (relative to the workspace) or postgres://...
+    #[arg(long, value_name = "URL", default_value = "sqlite://catalog.db")]
+    pub catalog: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IngestCommand {
+    /// MovieLens in any format: 100K (u.data), 1M/10M (.dat) or CSV (latest, 20M-33M)
+    #[command(
+        long_about = "Loads a MovieLens folder. The format is detected from the file names: 100K \
+                      (u.data, u.item, u.user, u.genre), 1M/10M (ratings.dat, movies.dat, users.dat, \
+                      tags.dat) or the CSV family (ratings.csv, movies.csv, tags.csv, links.csv).\n\n\
+                      Writes raw.* (as read, partition ds), clean.* (typed, deduplicated) and \
+                      quarantine.* (bad lines with the reason). Rerunning for the same day replaces \
+                      that day's rows instead of adding them again.",
+        after_help = "Examples:\n  reelhouse ingest movielens ~/data/ml-100k\n  reelhouse ingest movielens ~/data/ml-25m --ds 2025-04-09 --format json"
+    )]
+    Movielens(IngestMovielensArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestMovielensArgs {
+    /// The dataset folder (or any file in it)
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+
+    /// Run day (YYYY-MM-DD) whose raw partition this load replaces; default today (UTC)
+    #[arg(long, value_name = "DAY")]
+    pub ds: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Every table with its zone, version, rows and description
+    #[command(after_help = "Examples:\n  reelhouse catalog list\n  reelhouse catalog list --format json")]
+    List,
+    /// One table: schema, partitions, version, tags, history
+    #[command(after_help = "Example:\n  reelhouse catalog show clean.ratings")]
+    Show(TableArg),
+    /// What produced each version of a table: files (size, sha256) and upstream tables
+    #[command(after_help = "Example:\n  reelhouse catalog lineage clean.ratings")]
+    Lineage(TableArg),
+}
+
+#[derive(Debug, Args)]
+pub struct TableArg {
+    /// The table, as zone.name (e.g. clean.ratings)
+    #[arg(value_name = "TABLE")]
+    pub table: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The query; without it, an interactive shell opens
+    #[arg(value_name = "QUERY")]
+    pub query: Option<String>,
+
+    /// Write the result to this file instead of the terminal
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Most rows to print as a table (csv, json and files get every row)
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_rows: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GenerateCommand {
+    /// MovieLens-like CSV files (ratings, movies, tags, links) of any size
+    #[command(after_help = "Example:\n  reelhouse generate movielens --ratings 25000000 --out data/ml-25m-gen --seed 42")]
+    Movielens(GenerateMovielensArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateMovielensArgs {
+    /// Number of ratings to write
+    #[arg(long, value_name = "N")]
+    pub ratings: u64,
+
+    /// Output folder (created if missing)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Random seed: the same seed gives the same files
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to build the demo workspace
+    #[arg(long, value_name = "DIR", default_value = "reelhouse-demo")]
+    pub dir: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_work_before_and_after_the_subcommand() {
+        let a = Cli::try_parse_from(["reelhouse", "--format", "json", "--workspace", "w", "catalog", "list"]).unwrap();
+        let b = Cli::try_parse_from(["reelhouse", "catalog", "list", "--format", "json", "--workspace", "w"]).unwrap();
+        assert_eq!(a.global.format, Format::Json);
+        assert_eq!(b.global.format, Format::Json);
+        assert_eq!(a.global.workspace, b.global.workspace);
+    }
+
+    #[test]
+    fn every_flag_has_a_short_help() {
+        fn walk(cmd: &clap::Command) {
+            for arg in cmd.get_arguments() {
+                if arg.get_id() == "help" || arg.get_id() == "version" {
+                    continue;
+                }
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                assert!(!help.is_empty(), "{} --{} has no help", cmd.get_name(), arg.get_id());
+                assert!(help.len() <= 79, "{} --{} help is too long", cmd.get_name(), arg.get_id());
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub);
+            }
+        }
+        walk(&Cli::command());
+    }
+}

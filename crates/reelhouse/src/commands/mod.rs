@@ -1,0 +1,64 @@
+//! One module per subcommand. Each returns the process exit code.
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use reel_common::Workspace;
+use reel_pipeline::Env;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+
+mod catalog;
+mod demo;
+mod generate;
+mod ingest;
+mod init;
+mod sql;
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let g = cli.global;
+    match cli.command {
+        Command::Init(args) => init::run(&g, args),
+        Command::Ingest(cmd) => ingest::run(&g, cmd).await,
+        Command::Catalog(cmd) => catalog::run(&g, cmd).await,
+        Command::Sql(args) => sql::run(&g, args).await,
+        Command::Generate(cmd) => generate::run(&g, cmd),
+        Command::Demo(args) => demo::run(&g, args).await,
+    }
+}
+
+/// The workspace named by --workspace / $REELHOUSE_WORKSPACE, or found from the current folder.
+pub fn find_workspace(g: &GlobalArgs) -> Result<Workspace> {
+    let start = match &g.workspace {
+        Some(dir) => dir.clone(),
+        None => std::env::current_dir().context("reading the current folder")?,
+    };
+    Ok(Workspace::discover(&start)?)
+}
+
+/// Opens the workspace's lake and catalog.
+pub async fn open_env(g: &GlobalArgs) -> Result<Env> {
+    let ws = find_workspace(g)?;
+    let dir = ws.dir.clone();
+    Env::open(ws)
+        .await
+        .with_context(|| format!("opening the workspace at {}", dir.display()))
+}
+
+/// The command line as typed, for lineage.
+pub fn command_line() -> String {
+    let args: Vec<String> = std::env::args().collect();
+    let mut parts = vec!["reelhouse".to_string()];
+    parts.extend(args.into_iter().skip(1).map(|a| {
+        if a.contains(char::is_whitespace) { format!("{a:?}") } else { a }
+    }));
+    parts.join(" ")
+}
+
+pub fn display_path(p: &std::path::Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    match p.strip_prefix(&cwd) {
+        Ok(rel) if !rel.as_os_str().is_empty() => format!("./{}", rel.display()),
+        _ => p.display().to_string(),
+    }
+}
