@@ -24,7 +24,7 @@ impl AliasTable {
             return None;
         }
         let sum: f64 = weights.iter().sum();
-        if !(sum.is_finite() && sum > 0.0) || weights.iter().any(|w| !(*w >= 0.0)) {
+        if !(sum.is_finite() && sum > 0.0) || weights.iter().any(|w| w.is_nan() || *w < 0.0) {
             return None;
         }
         let mut scaled: Vec<f64> = weights.iter().map(|w| w * n as f64 / sum).collect();
@@ -48,6 +48,7 @@ impl AliasTable {
     }
 
     /// Number of outcomes.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.keep.len()
     }

@@ -5,6 +5,8 @@
 //! (`Usual Suspects, The (1995)`, hence the quoting), an alternate title in parentheses, and a
 //! few oddities real files have: titles without a year, titles with embedded quotes, non-ASCII
 //! letters, duplicate titles.
+use std::collections::HashSet;
+
 use crate::alias::AliasTable;
 use crate::csv::{push_field, push_u64, push_u64_padded};
 use crate::rng::{Stream, Xoshiro};
@@ -198,8 +200,8 @@ pub fn movie_count(ratings: u64) -> usize {
 
 /// Zipf-Mandelbrot popularity: the movie of popularity rank r (0-based) has weight
 /// (r + 1 + Q)^-S. Q flattens the very top (no single movie dominates) and S sets the tail.
-const ZIPF_Q: f64 = 10.0;
-const ZIPF_S: f64 = 1.0;
+const ZIPF_Q: f64 = 30.0;
+const ZIPF_S: f64 = 1.1;
 
 /// Everything the ratings need from the catalogue. Indexed by movie index (0-based, in
 /// ascending movie id order).
@@ -234,19 +236,16 @@ impl Catalog {
         movies_csv.extend_from_slice(b"movieId,title,genres\n");
         links_csv.extend_from_slice(b"movieId,imdbId,tmdbId\n");
 
-        // IMDb and TMDB ids: an affine map modulo a prime is a bijection, so ids are unique
-        // and look scattered without remembering which were used.
-        const IMDB_P: u64 = 9_999_991;
-        const TMDB_P: u64 = 1_999_993;
-        let (ia, ib) = (1 + rng.below(IMDB_P - 1), rng.below(IMDB_P));
-        let (ta, tb) = (1 + rng.below(TMDB_P - 1), rng.below(TMDB_P));
+        // IMDb and TMDB ids grow with the release year, as the real ones do, and are unique.
+        let mut used_imdb = HashSet::with_capacity(n);
+        let mut used_tmdb = HashSet::with_capacity(n);
 
         let mut id: u32 = 0;
         let mut title = String::new();
         for idx in 0..n {
             // Real ids start at 1 and skip numbers (movies removed or merged over the years).
             id += 1;
-            if rng.chance(0.3) {
+            if idx > 0 && rng.chance(0.3) {
                 id += rng.below(8) as u32;
             }
             let year = release_year(&mut rng);
@@ -269,13 +268,15 @@ impl Catalog {
             push_genres(&mut rng, &mut movies_csv);
             movies_csv.push(b'\n');
 
-            let i = idx as u64;
             push_u64(&mut links_csv, u64::from(id));
             links_csv.push(b',');
-            push_u64_padded(&mut links_csv, 1 + (i * ia + ib) % IMDB_P, 7);
+            let imdb = unique_id(&mut rng, &mut used_imdb, year, IMDB_BY_YEAR);
+            push_u64_padded(&mut links_csv, imdb, 7);
             links_csv.push(b',');
+            let tmdb = unique_id(&mut rng, &mut used_tmdb, year, TMDB_BY_YEAR);
+            // A few movies have no TMDB entry: the field is empty.
             if !rng.chance(0.003) {
-                push_u64(&mut links_csv, 1 + (i * ta + tb) % TMDB_P);
+                push_u64(&mut links_csv, tmdb);
             }
             links_csv.push(b'\n');
         }
@@ -296,8 +297,11 @@ impl Catalog {
         for (rank, &(_, i)) in keys.iter().enumerate() {
             let r = rank as f64;
             weight[i as usize] = (r + 1.0 + ZIPF_Q).powf(-ZIPF_S);
-            // Popular movies are rated higher than obscure ones (~4.0 vs ~3.1 on average).
-            bias[i as usize] = (0.30 - 0.075 * (1.0 + r).ln() + 0.30 * rng.normal()) as f32;
+            // Popular movies are rated higher than obscure ones (~4.0 vs ~3.2 on average). The
+            // term depends on the rank's percentile, not the rank, so the overall mean does not
+            // drift with the size of the catalogue.
+            let pop = 0.40 - 0.12 * (1.0 + 100.0 * r / n as f64).ln();
+            bias[i as usize] = (pop + 0.30 * rng.normal()) as f32;
         }
         let popularity = AliasTable::new(&weight)?;
 
@@ -329,6 +333,48 @@ impl Catalog {
     pub(crate) fn eligible_until(&self, year: u16) -> u32 {
         let i = usize::from(year.clamp(FIRST_YEAR, LAST_YEAR) - FIRST_YEAR);
         self.eligible[i]
+    }
+}
+
+/// Rough IMDb id by release year (tt0114709 is 1995, tt1375666 2010, tt7286456 2019).
+const IMDB_BY_YEAR: &[(u16, f64)] = &[
+    (1900, 1.0),
+    (1995, 110_000.0),
+    (2005, 400_000.0),
+    (2010, 1_400_000.0),
+    (2015, 4_000_000.0),
+    (2020, 9_000_000.0),
+    (2024, 15_000_000.0),
+];
+
+/// Rough TMDB id by release year (862 is Toy Story, 1995).
+const TMDB_BY_YEAR: &[(u16, f64)] = &[
+    (1900, 1.0),
+    (2000, 100_000.0),
+    (2010, 300_000.0),
+    (2024, 1_100_000.0),
+];
+
+/// A fresh id near the interpolation of `anchors` at a random point of `year`, never one
+/// already in `used`.
+fn unique_id(rng: &mut Xoshiro, used: &mut HashSet<u64>, year: u16, anchors: &[(u16, f64)]) -> u64 {
+    let x = f64::from(year) + rng.unit();
+    let mut base = anchors.last().map_or(1.0, |a| a.1);
+    for w in anchors.windows(2) {
+        let ((y0, v0), (y1, v1)) = (w[0], w[1]);
+        if x < f64::from(y1) {
+            let t = (x - f64::from(y0)) / f64::from(y1 - y0);
+            base = v0 + t.clamp(0.0, 1.0) * (v1 - v0);
+            break;
+        }
+    }
+    loop {
+        let id = 1 + (base * (0.9 + 0.2 * rng.unit())) as u64;
+        if used.insert(id) {
+            return id;
+        }
+        // Collisions only crowd the earliest years (ids near 1): widen the range there.
+        base += 1_000.0;
     }
 }
 
@@ -469,6 +515,7 @@ mod tests {
         let c = Catalog::generate(42, 2_000).expect("non-empty");
         assert_eq!(c.len(), 2_000);
         assert!(c.ids.windows(2).all(|w| w[0] < w[1]), "ids strictly increase");
+        assert_eq!(c.ids[0], 1, "ids start at 1");
         assert!(c.years.iter().all(|y| (1902..=LAST_YEAR).contains(y)));
         assert_eq!(c.eligible_until(LAST_YEAR), 2_000);
         assert!(c.eligible_until(FIRST_YEAR) > 500, "enough old movies for early users");

@@ -57,10 +57,10 @@ impl Profile {
         let end = (start + len as i64).min(T_LAST);
         let bias = 0.38 * rng.normal();
         let spread = 0.95 * (0.25 * rng.normal()).exp();
-        let halves = if rng.chance(0.3) {
+        let halves = if rng.chance(0.15) {
             0.0
         } else {
-            0.5 + 0.5 * rng.unit()
+            0.8 + 0.2 * rng.unit()
         };
         let tagger = rng.chance(0.12);
         Profile {
@@ -129,7 +129,6 @@ pub(crate) fn plan_counts(seed: u64, total: u64, catalog: &Catalog) -> Result<Ve
                     message: format!("{rest} ratings left over with every user at its cap"),
                 });
             }
-            sum += c;
             break;
         }
         counts.push(c as u32);
