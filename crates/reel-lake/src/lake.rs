@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::logstore::{ObjectStoreRef, StorageConfig, object_store_factories};
 use deltalake::{DeltaTable, DeltaTableBuilder};
-use futures::TryStreamExt;
+use object_store::ObjectStoreExt as _;
 use object_store::path::Path;
 use reel_common::{S3Config, TableRef, Zone};
 use serde::Serialize;
@@ -212,7 +212,7 @@ impl Lake {
     /// Opens the table as it was at `version` (time travel).
     pub async fn open_version(&self, t: &TableRef, version: i64) -> Result<DeltaTable> {
         let latest = self.open(t).await?;
-        let latest_version = latest.version().unwrap_or(-1);
+        let latest_version = latest.version().map(|v| v as i64).unwrap_or(-1);
         if version < 0 || version > latest_version {
             return Err(Error::VersionNotFound {
                 table: t.clone(),
@@ -222,7 +222,7 @@ impl Lake {
         }
         let mut table = self.handle(t)?;
         table
-            .load_version(version)
+            .load_version(version as u64)
             .await
             .map_err(Error::delta(t, format!("loading version {version} of")))?;
         Ok(table)
@@ -384,13 +384,13 @@ pub(crate) fn table_info(t: &TableRef, table: &DeltaTable) -> Result<TableInfo> 
     }
     Ok(TableInfo {
         table: t.clone(),
-        version: state.version(),
+        version: state.version() as i64,
         schema,
         partition_columns,
         num_files,
         size_bytes,
         row_count,
-        location: table.table_url().to_string(),
+        location: table.table_url().as_str().trim_end_matches('/').to_string(),
     })
 }
 

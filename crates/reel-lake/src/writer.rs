@@ -37,6 +37,7 @@ use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::DeltaTable;
+use object_store::ObjectStoreExt as _;
 use object_store::path::Path;
 use reel_common::TableRef;
 use serde::Serialize;
@@ -410,7 +411,9 @@ impl TableWriter {
         if exists {
             delta.load().await.map_err(Error::delta(t, "loading"))?;
         }
-        let file_schema = normalize_for_delta(&self.schema);
+        // Delta types (e.g. microsecond timestamps), and no schema-level metadata: delta-rs
+        // drops it from the file schema and then refuses batches that carry it.
+        let file_schema: SchemaRef = Arc::new(Schema::new(normalize_for_delta(&self.schema).fields().clone()));
         let kernel_schema = to_kernel(t, &file_schema)?;
         let (table_parts, table_schema) = if exists {
             let state = delta.snapshot().map_err(Error::delta(t, "reading the state of"))?;
@@ -531,7 +534,7 @@ impl TableWriter {
                 .await
                 .map_err(Error::delta(t, "creating"))?;
             return Ok(WriteMetrics {
-                version: table.version().unwrap_or(0),
+                version: table.version().map(|v| v as i64).unwrap_or(0),
                 rows_written,
                 files_added,
                 files_removed: 0,
@@ -586,7 +589,7 @@ impl TableWriter {
                 .await
                 .map_err(Error::delta(t, "replacing"))?;
             return Ok(WriteMetrics {
-                version: table.version().unwrap_or(0),
+                version: table.version().map(|v| v as i64).unwrap_or(0),
                 rows_written,
                 files_added,
                 files_removed,
@@ -597,15 +600,16 @@ impl TableWriter {
         let mut actions = Vec::with_capacity(1 + files_removed + files_added);
         if schema_changed {
             let old = state.metadata().clone();
+            let meta_err = |e: deltalake::kernel::Error| Error::delta(t, "building the new metadata of")(e.into());
             let mut metadata = new_metadata(&kernel_schema, partition_columns, old.configuration().clone())
-                .map_err(Error::delta(t, "building the new metadata of"))?
+                .map_err(meta_err)?
                 .with_table_id(old.id().to_string())
-                .map_err(Error::delta(t, "building the new metadata of"))?;
+                .map_err(meta_err)?;
             if let Some(name) = old.name() {
-                metadata = metadata.with_name(name.to_string()).map_err(Error::delta(t, "building the new metadata of"))?;
+                metadata = metadata.with_name(name.to_string()).map_err(meta_err)?;
             }
             if let Some(d) = old.description() {
-                metadata = metadata.with_description(d.to_string()).map_err(Error::delta(t, "building the new metadata of"))?;
+                metadata = metadata.with_description(d.to_string()).map_err(meta_err)?;
             }
             actions.push(Action::Metadata(metadata));
         }
@@ -628,7 +632,7 @@ impl TableWriter {
             .build(Some(state as &dyn TableReference), delta.log_store(), operation)
             .await
             .map_err(Error::delta(t, "committing"))?
-            .version();
+            .version() as i64;
         Ok(WriteMetrics {
             version,
             rows_written,
@@ -648,10 +652,13 @@ impl TableWriter {
 }
 
 fn writer_properties(compression: Compression) -> WriterProperties {
-    WriterProperties::builder()
+    let mut b = WriterProperties::builder()
         .set_created_by(format!("reelhouse {}", env!("CARGO_PKG_VERSION")))
-        .set_compression(compression)
-        .build()
+        .set_compression(compression);
+    if std::env::var("REEL_EXP_DICT").is_ok() { b = b.set_dictionary_enabled(false); }
+    if std::env::var("REEL_EXP_STATS").is_ok() { b = b.set_statistics_enabled(deltalake::parquet::file::properties::EnabledStatistics::Chunk); }
+    if let Ok(v) = std::env::var("REEL_EXP_RG") { b = b.set_max_row_group_row_count(Some(v.parse().unwrap())); }
+    b.build()
 }
 
 fn spawn_encoder(table: TableRef, store: ObjectStoreRef, config: WriterConfig, target_rows: usize) -> Encoder {
@@ -829,6 +836,10 @@ mod tests {
     use super::*;
     use arrow::datatypes::{DataType, Field, TimeUnit};
 
+    fn kernel(fields: Vec<Field>) -> StructType {
+        (&Schema::new(fields)).try_into_kernel().unwrap()
+    }
+
     #[test]
     fn schemas_are_described_with_nullability() {
         let s = Schema::new(vec![Field::new("a", DataType::Int64, false), Field::new("b", DataType::Utf8, true)]);
@@ -839,24 +850,18 @@ mod tests {
     fn timestamp_without_zone_needs_a_feature() {
         let legacy: deltalake::kernel::Protocol =
             serde_json::from_value(serde_json::json!({"minReaderVersion": 1, "minWriterVersion": 2})).unwrap();
-        let ntz: StructType = Schema::new(vec![Field::new("t", DataType::Timestamp(TimeUnit::Microsecond, None), true)])
-            .try_into_kernel()
-            .unwrap();
-        let utc: StructType =
-            Schema::new(vec![Field::new("t", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true)])
-                .try_into_kernel()
-                .unwrap();
+        let ntz = kernel(vec![Field::new("t", DataType::Timestamp(TimeUnit::Microsecond, None), true)]);
+        let utc = kernel(vec![Field::new("t", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true)]);
         assert!(needs_protocol_upgrade(&legacy, &ntz));
         assert!(!needs_protocol_upgrade(&legacy, &utc));
     }
 
     #[test]
     fn schema_comparison_ignores_nothing_but_metadata() {
-        let a: StructType = Schema::new(vec![Field::new("a", DataType::Int64, true)]).try_into_kernel().unwrap();
-        let b: StructType = Schema::new(vec![Field::new("a", DataType::Int64, false)]).try_into_kernel().unwrap();
-        let c: StructType = Schema::new(vec![Field::new("a", DataType::Int64, true)])
-            .try_into_kernel()
-            .unwrap();
+        let a = kernel(vec![Field::new("a", DataType::Int64, true)]);
+        let b = kernel(vec![Field::new("a", DataType::Int64, false)]);
+        let c = kernel(vec![Field::new("a", DataType::Int64, true)
+            .with_metadata([("comment".to_string(), "x".to_string())].into())]);
         assert!(same_schema(&a, &c));
         assert!(!same_schema(&a, &b));
     }

@@ -123,7 +123,7 @@ impl reel_ingest::Sink for ChannelSink {
     fn emit(&mut self, target: Target, batch: RecordBatch) -> reel_ingest::Result<()> {
         self.tx
             .blocking_send((target, batch))
-            .map_err(|_| reel_ingest::Error::SinkClosed)
+            .map_err(|_| reel_ingest::Error::sink(target, "the lake writer stopped"))
     }
 }
 

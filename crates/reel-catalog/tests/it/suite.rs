@@ -1,0 +1,228 @@
+//! The conformance suite every backend must pass. Table names carry a fresh suffix so the
+//! suite can run again on a database that already holds data (a shared PostgreSQL).
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use reel_catalog::{Catalog, ColumnEntry, Error, NewTableVersion, RunStatus, SourceEntry};
+use reel_common::{RunId, TableRef, Zone};
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn columns() -> Vec<ColumnEntry> {
+    vec![
+        ColumnEntry { name: "user_id".into(), data_type: "Int64".into(), nullable: false },
+        ColumnEntry { name: "rating".into(), data_type: "Float64".into(), nullable: true },
+    ]
+}
+
+fn version(table: &TableRef, v: i64, run: &RunId) -> NewTableVersion {
+    NewTableVersion {
+        table: table.clone(),
+        version: v,
+        operation: "overwrite".into(),
+        columns: columns(),
+        row_count: 100 * (v + 1),
+        partition_columns: vec![],
+        location: format!("file:///lake/{}", table.path()),
+        size_bytes: 1000 + v,
+        num_files: 1 + v,
+        run_id: run.clone(),
+        command: format!("reelhouse test v{v}"),
+        created_at: at("2025-04-09T10:00:00Z") + Duration::minutes(v),
+        description: None,
+        tags: BTreeMap::new(),
+        sources: vec![],
+        upstream: vec![],
+    }
+}
+
+fn source(path: &str, size: i64) -> SourceEntry {
+    SourceEntry {
+        path: path.into(),
+        size,
+        sha256: format!("{size:064x}"),
+        modified_at: Some(at("2025-04-01T08:30:00.123456Z")),
+        ingested_at: at("2025-04-09T10:00:00Z"),
+    }
+}
+
+pub async fn run(c: &Catalog) {
+    let sfx: String = RunId::new().0.chars().filter(char::is_ascii_alphanumeric).rev().take(12).collect();
+    let name = |base: &str| format!("{base}_{sfx}");
+    let raw = TableRef::try_new(Zone::Raw, &name("ratings")).unwrap();
+    let clean = TableRef::try_new(Zone::Clean, &name("ratings")).unwrap();
+    let curated = TableRef::try_new(Zone::Curated, &name("top")).unwrap();
+    let quarantine = TableRef::try_new(Zone::Quarantine, &name("ratings")).unwrap();
+    let movies = TableRef::try_new(Zone::Clean, &name("movies")).unwrap();
+    let run1 = RunId::new();
+    let run2 = RunId::new();
+
+    // Version 0 of raw: two source files, a description and tags.
+    let mut v = version(&raw, 0, &run1);
+    v.operation = "replace ds=2025-04-09".into();
+    v.partition_columns = vec!["ds".into()];
+    v.description = Some("ratings as read".into());
+    v.tags = tags(&[("source", "movielens"), ("owner", "data")]);
+    v.sources = vec![source("/data/ml/ratings.csv", 2048), source("/data/ml/README.txt", 10)];
+    c.record_version(v).await.unwrap();
+
+    // Clean version 0 comes from raw version 0.
+    let mut v = version(&clean, 0, &run1);
+    v.upstream = vec![(raw.clone(), 0)];
+    v.description = Some("one rating per user and movie".into());
+    c.record_version(v).await.unwrap();
+
+    // Raw version 1: no description given (kept), one tag changed, one added.
+    let mut v = version(&raw, 1, &run2);
+    v.operation = "replace ds=2025-04-10".into();
+    v.partition_columns = vec!["ds".into()];
+    v.tags = tags(&[("owner", "platform"), ("pii", "no")]);
+    v.sources = vec![source("/data/ml/ratings-2.csv", 4096)];
+    c.record_version(v).await.unwrap();
+
+    let e = c.table(&raw).await.unwrap().unwrap();
+    assert_eq!(e.table, raw);
+    assert_eq!(e.version, 1);
+    assert_eq!(e.row_count, 200);
+    assert_eq!(e.description, "ratings as read");
+    assert_eq!(e.tags, tags(&[("source", "movielens"), ("owner", "platform"), ("pii", "no")]));
+    assert_eq!(e.columns, columns());
+    assert_eq!(e.partition_columns, vec!["ds".to_string()]);
+    assert_eq!(e.location, format!("file:///lake/{}", raw.path()));
+    assert_eq!((e.size_bytes, e.num_files), (1001, 2));
+    assert_eq!(e.created_at, at("2025-04-09T10:00:00Z"), "created_at is the first version's");
+    assert!(e.updated_at > e.created_at);
+
+    let vs = c.versions(&raw).await.unwrap();
+    assert_eq!(vs.iter().map(|v| v.version).collect::<Vec<_>>(), vec![1, 0]);
+    assert_eq!(vs[0].operation, "replace ds=2025-04-10");
+    assert_eq!(vs[0].run_id, run2.0);
+    assert_eq!(vs[1].run_id, run1.0);
+    assert_eq!(vs[1].command, "reelhouse test v0");
+    assert_eq!(vs[1].row_count, 100);
+    assert_eq!(vs[0].created_at, at("2025-04-09T10:01:00Z"));
+
+    let l = c.lineage(&raw).await.unwrap();
+    let got: Vec<(i64, &str, &str)> = l.iter().map(|e| (e.version, e.kind.as_str(), e.source.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, "file", "/data/ml/ratings-2.csv"),
+            (0, "file", "/data/ml/ratings.csv"),
+            (0, "file", "/data/ml/README.txt"),
+        ]
+    );
+    assert_eq!(l[0].size, Some(4096));
+    assert_eq!(l[0].sha256.as_deref(), Some(format!("{:064x}", 4096).as_str()));
+    assert_eq!(l[0].modified_at, Some(at("2025-04-01T08:30:00.123456Z")));
+    assert_eq!(l[0].source_version, None);
+    assert_eq!(l[0].run_id, run2.0);
+    assert_eq!(l[2].run_id, run1.0);
+    assert_eq!(l[2].command, "reelhouse test v0");
+
+    let l = c.lineage(&clean).await.unwrap();
+    assert_eq!(l.len(), 1);
+    assert_eq!((l[0].kind.as_str(), l[0].source.clone(), l[0].source_version), ("table", raw.to_string(), Some(0)));
+    assert_eq!((l[0].size, l[0].sha256.clone(), l[0].modified_at), (None, None, None));
+
+    // Recording a version again replaces it (no duplicate lineage).
+    let mut v = version(&raw, 1, &run2);
+    v.operation = "replace ds=2025-04-10".into();
+    v.row_count = 250;
+    v.sources = vec![source("/data/ml/ratings-2.csv", 4096)];
+    c.record_version(v).await.unwrap();
+    assert_eq!(c.lineage(&raw).await.unwrap().len(), 3);
+    assert_eq!(c.versions(&raw).await.unwrap().len(), 2);
+    assert_eq!(c.table(&raw).await.unwrap().unwrap().row_count, 250);
+
+    // Recording an older version does not move the current one back.
+    c.record_version(version(&clean, 3, &run2)).await.unwrap();
+    c.record_version(version(&clean, 2, &run2)).await.unwrap();
+    let e = c.table(&clean).await.unwrap().unwrap();
+    assert_eq!(e.version, 3);
+    assert_eq!(e.description, "one rating per user and movie");
+
+    // Description and tags set by hand, then kept by the next version.
+    c.set_description(&raw, "MovieLens ratings, raw").await.unwrap();
+    c.set_tags(&raw, &tags(&[("pii", "yes"), ("tier", "gold")])).await.unwrap();
+    c.record_version(version(&raw, 2, &run2)).await.unwrap();
+    let e = c.table(&raw).await.unwrap().unwrap();
+    assert_eq!(e.description, "MovieLens ratings, raw");
+    assert_eq!(
+        e.tags,
+        tags(&[("source", "movielens"), ("owner", "platform"), ("pii", "yes"), ("tier", "gold")])
+    );
+    assert_eq!(e.version, 2);
+
+    // Unknown tables.
+    let ghost = TableRef::try_new(Zone::Clean, &name("ghost")).unwrap();
+    assert!(c.table(&ghost).await.unwrap().is_none());
+    assert!(c.versions(&ghost).await.unwrap().is_empty());
+    assert!(c.lineage(&ghost).await.unwrap().is_empty());
+    let err = c.set_description(&ghost, "x").await.unwrap_err();
+    assert!(matches!(err, Error::TableNotInCatalog { .. }), "{err:?}");
+    assert!(err.to_string().contains(&ghost.to_string()), "{err}");
+    let err = c.set_tags(&ghost, &tags(&[("a", "b")])).await.unwrap_err();
+    assert!(matches!(err, Error::TableNotInCatalog { .. }), "{err:?}");
+    let err = c.set_tags(&raw, &tags(&[(" ", "b")])).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+
+    // List order: zone order (raw, clean, curated, quarantine), then name.
+    for t in [&quarantine, &curated, &movies] {
+        c.record_version(version(t, 0, &run2)).await.unwrap();
+    }
+    let listed: Vec<TableRef> = c
+        .list_tables()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.table)
+        .filter(|t| t.name.ends_with(&sfx))
+        .collect();
+    assert_eq!(listed, vec![raw.clone(), movies.clone(), clean.clone(), curated.clone(), quarantine.clone()]);
+
+    // Runs: started, finished, newest first.
+    let r1 = RunId::new();
+    let r2 = RunId::new();
+    let r3 = RunId::new();
+    c.start_run(&r1, "reelhouse ingest a").await.unwrap();
+    c.start_run(&r2, "reelhouse ingest b").await.unwrap();
+    c.start_run(&r3, "reelhouse ingest c").await.unwrap();
+    c.finish_run(&r1, RunStatus::Succeeded, &serde_json::json!({"rows": 10, "tables": ["raw.ratings"]}))
+        .await
+        .unwrap();
+    c.finish_run(&r2, RunStatus::Failed, &serde_json::json!({"error": "bad file"})).await.unwrap();
+    let runs = c.runs(3).await.unwrap();
+    assert_eq!(runs.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>(), vec![r3.0.clone(), r2.0.clone(), r1.0.clone()]);
+    assert_eq!(runs[0].status, RunStatus::Running);
+    assert_eq!(runs[0].finished_at, None);
+    assert_eq!(runs[0].summary, serde_json::json!({}));
+    assert_eq!(runs[1].status, RunStatus::Failed);
+    assert_eq!(runs[1].summary["error"], "bad file");
+    assert_eq!(runs[2].status, RunStatus::Succeeded);
+    assert_eq!(runs[2].command, "reelhouse ingest a");
+    assert_eq!(runs[2].summary["rows"], 10);
+    assert!(runs[2].finished_at.unwrap() >= runs[2].started_at);
+    assert_eq!(c.runs(1).await.unwrap().len(), 1);
+
+    let err = c.finish_run(&RunId::new(), RunStatus::Succeeded, &serde_json::json!({})).await.unwrap_err();
+    assert!(matches!(err, Error::RunNotFound { .. }), "{err:?}");
+    let err = c.finish_run(&r3, RunStatus::Running, &serde_json::json!({})).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+    let err = c.start_run(&r1, "again").await.unwrap_err();
+    assert!(err.to_string().contains(&r1.0), "{err}");
+
+    // Everything serialises for the CLI's JSON output.
+    let json = serde_json::to_value(c.table(&raw).await.unwrap().unwrap()).unwrap();
+    assert_eq!(json["table"]["zone"], "raw");
+    assert_eq!(json["tags"]["tier"], "gold");
+    serde_json::to_value(c.lineage(&raw).await.unwrap()).unwrap();
+    serde_json::to_value(c.versions(&raw).await.unwrap()).unwrap();
+    serde_json::to_value(c.runs(5).await.unwrap()).unwrap();
+}
