@@ -641,6 +641,7 @@ pub(crate) fn mask_password(url: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -225,6 +225,7 @@ pub struct RunEntry {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use arrow::datatypes::{DataType, Field, Schema};

@@ -28,11 +28,16 @@ fn main() {
         for i in 1..=90_000 {
             writeln!(m, "{i},Movie {i} ({}),Drama|Comedy", 1900 + i % 120).unwrap();
         }
-        let mut r = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(dir.join("ratings.csv")).unwrap());
+        let mut r = std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(dir.join("ratings.csv")).unwrap(),
+        );
         writeln!(r, "userId,movieId,rating,timestamp").unwrap();
         let mut x: u64 = 42;
         let mut next = |n: u64| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (x >> 33) % n
         };
         let mut written = 0;
@@ -45,8 +50,18 @@ fn main() {
                 movie += 1 + next(300);
                 let u = if shuffled { 1 + next(user) } else { user };
                 let half = 1 + next(10);
-                let rating = if half % 2 == 0 { format!("{}.0", half / 2) } else { format!("{}.5", half / 2) };
-                writeln!(r, "{u},{},{rating},{}", movie % 90_000 + 1, 1_000_000_000 + next(600_000_000)).unwrap();
+                let rating = if half % 2 == 0 {
+                    format!("{}.0", half / 2)
+                } else {
+                    format!("{}.5", half / 2)
+                };
+                writeln!(
+                    r,
+                    "{u},{},{rating},{}",
+                    movie % 90_000 + 1,
+                    1_000_000_000 + next(600_000_000)
+                )
+                .unwrap();
                 written += 1;
             }
         }
@@ -56,11 +71,24 @@ fn main() {
     let total = found.total_bytes();
     let mut sink = Count::default();
     let t = Instant::now();
-    let report = ingest(&found, &IngestOptions::new("2025-01-01".parse().unwrap()), &mut sink, &|_| {}).unwrap();
+    let report = ingest(
+        &found,
+        &IngestOptions::new("2025-01-01".parse().unwrap()),
+        &mut sink,
+        &|_| {},
+    )
+    .unwrap();
     let secs = t.elapsed().as_secs_f64();
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let hwm = status.lines().find(|l| l.starts_with("VmHWM")).unwrap_or("");
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or("");
     println!("{:?}", report.tables);
     println!("{:?}", sink.0);
-    println!("{} MB in {secs:.2}s = {:.0} MB/s; {hwm}", total / 1_000_000, total as f64 / 1e6 / secs);
+    println!(
+        "{} MB in {secs:.2}s = {:.0} MB/s; {hwm}",
+        total / 1_000_000,
+        total as f64 / 1e6 / secs
+    );
 }

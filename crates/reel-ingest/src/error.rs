@@ -31,6 +31,18 @@ pub enum Error {
         /// The file sets that would have matched.
         expected: String,
     },
+    /// A [`crate::movielens::Detected`] without the movies or ratings file every load needs.
+    #[error(
+        "the {format} release in {dir} has no {role} file; build the list with movielens::detect"
+    )]
+    MissingFile {
+        /// The release folder.
+        dir: PathBuf,
+        /// Its layout (`ml-csv`).
+        format: String,
+        /// The missing file's role (`ratings`).
+        role: String,
+    },
     /// Several subfolders hold MovieLens files and none was named.
     #[error("{dir} holds several MovieLens folders ({candidates}); pass one of them")]
     Ambiguous {
@@ -53,7 +65,9 @@ pub enum Error {
         limit_mib: u64,
     },
     /// A lookup file that defines the layout of another file (ML-100K `u.genre`) is broken.
-    #[error("{path} line {line}: {reason}; fix the file or remove it to use the 19 standard genres")]
+    #[error(
+        "{path} line {line}: {reason}; fix the file or remove it to use the 19 standard genres"
+    )]
     BadLookup {
         /// The file.
         path: PathBuf,

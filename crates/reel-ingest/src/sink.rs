@@ -139,7 +139,10 @@ mod tests {
     #[test]
     fn targets_name_their_tables() {
         assert_eq!(Target::Clean("ratings").to_string(), "clean.ratings");
-        assert_eq!(Target::Quarantine("tags").table_ref().to_string(), "quarantine.tags");
+        assert_eq!(
+            Target::Quarantine("tags").table_ref().to_string(),
+            "quarantine.tags"
+        );
         assert_eq!(Target::Raw("links").table_ref().path(), "raw/links");
         assert_eq!(Target::Raw("links").zone(), Zone::Raw);
         assert_eq!(Target::Raw("links").name(), "links");

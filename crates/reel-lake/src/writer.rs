@@ -168,8 +168,9 @@ impl TableWriter {
             commit_info: serde_json::Map::new(),
             target_file_rows: DEFAULT_TARGET_FILE_ROWS,
             target_file_bytes: DEFAULT_TARGET_FILE_BYTES,
-            // zstd level 1: measured against snappy on 10M rows of 4 numeric columns it
-            // writes as fast (encoding dominates) and files are ~25% smaller.
+            // zstd level 1: on 10M MovieLens-like ratings (4 numeric columns) it writes
+            // about as fast as snappy (encoding dominates) and files are ~40% smaller;
+            // lz4_raw and no compression were ~25% faster but 1.6x and 2.7x larger.
             compression: Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()),
             rows_written: 0,
             state: State::Idle,
@@ -277,7 +278,13 @@ impl TableWriter {
         Ok(())
     }
 
-    /// Commits everything written as one new table version; see the crate docs.
+    /// Commits everything written as one new table version (see the crate docs) and
+    /// reports what it did.
+    ///
+    /// If it fails, the files written stay as orphans that no version references, except
+    /// when the data broke a rule (a row outside the replaced partition), where they are
+    /// deleted. A failure after the log entry was written (a failed checkpoint, rare) is
+    /// reported although the version exists; [`Lake::info`](crate::Lake::info) tells.
     pub async fn commit(mut self) -> Result<WriteMetrics> {
         self.ensure_open().await?;
         let State::Open(open) = std::mem::replace(&mut self.state, State::Failed("committed".into())) else {
@@ -294,17 +301,33 @@ impl TableWriter {
             Some(enc) => finish(&self.table, enc).await?,
             None => Vec::new(),
         };
-        let store = delta.object_store();
-        match self
-            .commit_adds(&mut delta, exists, &partition_columns, &file_schema, &adds)
+        if let Err(e) = self.check_partition_values(&adds) {
+            delete_files(&delta.object_store(), &adds).await;
+            return Err(e);
+        }
+        // From here on a failure leaves the files in place: an error can come after the
+        // log entry was written (say, from the checkpoint that follows it), and deleting
+        // files a version references would break the table. Orphans are harmless.
+        self.commit_adds(&mut delta, exists, &partition_columns, &file_schema, &adds)
             .await
-        {
-            Ok(m) => Ok(m),
-            Err(e) => {
-                delete_files(&store, &adds).await;
-                Err(e)
+    }
+
+    /// For [`WriteMode::ReplacePartition`], every file must be in the replaced partition.
+    fn check_partition_values(&self, adds: &[Add]) -> Result<()> {
+        if let WriteMode::ReplacePartition { column, value } = &self.mode {
+            for a in adds {
+                let found = a.partition_values.get(column).cloned().flatten();
+                if found.as_deref() != Some(value.as_str()) {
+                    return Err(Error::PartitionValueMismatch {
+                        table: self.table.clone(),
+                        column: column.clone(),
+                        expected: value.clone(),
+                        found,
+                    });
+                }
             }
         }
+        Ok(())
     }
 
     /// Stops the write and deletes the files written so far (best effort). The table is
@@ -498,19 +521,6 @@ impl TableWriter {
         adds: &[Add],
     ) -> Result<WriteMetrics> {
         let t = &self.table;
-        if let WriteMode::ReplacePartition { column, value } = &self.mode {
-            for a in adds {
-                let found = a.partition_values.get(column).cloned().flatten();
-                if found.as_deref() != Some(value.as_str()) {
-                    return Err(Error::PartitionValueMismatch {
-                        table: t.clone(),
-                        column: column.clone(),
-                        expected: value.clone(),
-                        found,
-                    });
-                }
-            }
-        }
         let kernel_schema = to_kernel(t, file_schema)?;
         let rows_written = self.rows_written;
         let bytes_written: u64 = adds.iter().map(|a| a.size.max(0) as u64).sum();
@@ -652,13 +662,16 @@ impl TableWriter {
 }
 
 fn writer_properties(compression: Compression) -> WriterProperties {
-    let mut b = WriterProperties::builder()
+    WriterProperties::builder()
         .set_created_by(format!("reelhouse {}", env!("CARGO_PKG_VERSION")))
-        .set_compression(compression);
-    if std::env::var("REEL_EXP_DICT").is_ok() { b = b.set_dictionary_enabled(false); }
-    if std::env::var("REEL_EXP_STATS").is_ok() { b = b.set_statistics_enabled(deltalake::parquet::file::properties::EnabledStatistics::Chunk); }
-    if let Ok(v) = std::env::var("REEL_EXP_RG") { b = b.set_max_row_group_row_count(Some(v.parse().unwrap())); }
-    b.build()
+        .set_compression(compression)
+        // A small dictionary page: low-cardinality columns (ratings, days, genres) still
+        // get a dictionary, high-cardinality ones (ids, timestamps) give up after 64 KiB
+        // instead of 1 MiB per row group. Measured on 10M ratings: ~25% faster and ~7%
+        // smaller than the 1 MiB default; turning dictionaries off was as fast but loses
+        // them where they pay.
+        .set_dictionary_page_size_limit(64 * 1024)
+        .build()
 }
 
 fn spawn_encoder(table: TableRef, store: ObjectStoreRef, config: WriterConfig, target_rows: usize) -> Encoder {
@@ -832,6 +845,7 @@ pub(crate) fn describe_schema(schema: &Schema) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use arrow::datatypes::{DataType, Field, TimeUnit};

@@ -13,8 +13,11 @@ pub enum Error {
     },
     /// Any other planning or execution error; DataFusion's message names the column or
     /// the syntax problem.
-    #[error("{0}")]
-    Query(#[from] datafusion::error::DataFusionError),
+    #[error("{message}")]
+    Query {
+        /// The innermost DataFusion message (the chain repeats it at every level).
+        message: String,
+    },
     /// Reading a table from the lake failed.
     #[error(transparent)]
     Lake(#[from] reel_lake::Error),
@@ -38,6 +41,14 @@ pub enum Error {
     /// A format that needs a file was asked for on the terminal.
     #[error("--format parquet writes a binary file; add --out FILE.parquet")]
     ParquetNeedsFile,
+}
+
+impl From<datafusion::error::DataFusionError> for Error {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        Error::Query {
+            message: e.find_root().to_string(),
+        }
+    }
 }
 
 /// Result with this crate's [`Error`].

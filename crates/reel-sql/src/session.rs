@@ -128,14 +128,14 @@ impl SqlSession {
             };
             return Error::UnknownTable { message, available };
         }
-        Error::Query(e)
+        Error::from(e)
     }
 }
 
 fn internal(msg: &str) -> Error {
-    Error::Query(datafusion::error::DataFusionError::Internal(format!(
-        "{msg} (this is a bug in reelhouse; please report it)"
-    )))
+    Error::Query {
+        message: format!("internal error: {msg} (this is a bug in reelhouse; please report it)"),
+    }
 }
 
 /// Turns serializable rows into a batch of the given schema.

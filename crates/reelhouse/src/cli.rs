@@ -24,7 +24,10 @@ pub struct Cli {
 /// Options accepted before or after any subcommand.
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// Workspace folder (default: the current folder or the nearest parent with reelhouse.toml)
+    /// Workspace folder (default: the nearest folder up with reelhouse.toml)
+    ///
+    /// Without it, reelhouse looks in the current folder and its parents for a
+    /// reelhouse.toml; create one with `reelhouse init DIR`.
     #[arg(long, global = true, env = "REELHOUSE_WORKSPACE", value_name = "DIR")]
     pub workspace: Option<PathBuf>,
 
@@ -129,7 +132,7 @@ pub struct IngestMovielensArgs {
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
 
-    /// Run day (YYYY-MM-DD) whose raw partition this load replaces; default today (UTC)
+    /// Run day (YYYY-MM-DD) whose raw partition the load replaces [default: today]
     #[arg(long, value_name = "DAY")]
     pub ds: Option<String>,
 }

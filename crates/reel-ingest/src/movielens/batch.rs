@@ -78,6 +78,48 @@ impl ConstCol {
     }
 }
 
+/// A Utf8 column being filled: bytes and offsets, no allocation per value.
+#[derive(Debug)]
+pub(crate) struct StrAcc {
+    bytes: Vec<u8>,
+    offsets: Vec<i32>,
+}
+
+impl Default for StrAcc {
+    fn default() -> Self {
+        StrAcc {
+            bytes: Vec::new(),
+            offsets: vec![0],
+        }
+    }
+}
+
+impl StrAcc {
+    /// Appends one value (valid UTF-8). The caller flushes before [`MAX_BATCH_TEXT`] bytes,
+    /// and a value is at most a line, so offsets stay far below `i32::MAX`.
+    pub(crate) fn push(&mut self, s: &[u8]) {
+        self.bytes.extend_from_slice(s);
+        self.offsets
+            .push(i32::try_from(self.bytes.len()).unwrap_or(i32::MAX));
+    }
+
+    pub(crate) fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The column so far; leaves the accumulator empty.
+    pub(crate) fn take(&mut self) -> Result<ArrayRef> {
+        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
+        let bytes = std::mem::take(&mut self.bytes);
+        let array = StringArray::try_new(
+            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+            Buffer::from_vec(bytes),
+            None,
+        )?;
+        Ok(Arc::new(array))
+    }
+}
+
 /// A row type that knows how to become the columns of its table.
 pub(crate) trait Row: Sized {
     /// The columns, in schema order, for these rows.
@@ -142,9 +184,13 @@ impl Row for QRow {
     fn columns(rows: &[Self], l: &Lineage) -> Result<Vec<ArrayRef>> {
         Ok(vec![
             const_str(&l.source, rows.len())?,
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.line as i64))),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.line as i64),
+            )),
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.raw))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.reason))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| &r.reason),
+            )),
             const_str(&l.ds, rows.len())?,
         ])
     }
@@ -175,13 +221,37 @@ mod tests {
     }
 
     #[test]
+    fn string_accumulator() {
+        let mut a = StrAcc::default();
+        a.push(b"ab");
+        a.push(b"");
+        a.push("é".as_bytes());
+        assert_eq!(a.byte_len(), 4);
+        let col = a.take().unwrap();
+        let s = col.as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(
+            s.iter().collect::<Vec<_>>(),
+            [Some("ab"), Some(""), Some("é")]
+        );
+        assert_eq!(a.take().unwrap().len(), 0);
+    }
+
+    #[test]
     fn batcher_splits_at_cap() {
         let l = Lineage::new("f.csv".into(), "2025-01-01".into(), 2);
         let t = Target::Quarantine("ratings");
         let mut b = Batcher::<QRow>::new(t, &l);
         let mut sink = VecSink::new();
         for i in 0..5 {
-            b.push(QRow { line: i, raw: "x".into(), reason: "r".into() }, &mut sink).unwrap();
+            b.push(
+                QRow {
+                    line: i,
+                    raw: "x".into(),
+                    reason: "r".into(),
+                },
+                &mut sink,
+            )
+            .unwrap();
         }
         b.flush(&mut sink).unwrap();
         let sizes: Vec<usize> = sink.batches_for(t).map(|b| b.num_rows()).collect();
@@ -192,6 +262,9 @@ mod tests {
     #[test]
     fn lineage_caps_batches_for_long_names() {
         assert_eq!(Lineage::new("a".into(), "2025-01-01".into(), 0).cap, 1);
-        assert_eq!(Lineage::new("a".into(), "2025-01-01".into(), 1 << 40).cap, MAX_BATCH_TEXT / 10);
+        assert_eq!(
+            Lineage::new("a".into(), "2025-01-01".into(), 1 << 40).cap,
+            MAX_BATCH_TEXT / 10
+        );
     }
 }

@@ -49,6 +49,23 @@ pub(crate) fn run<O, P, M>(
     chunk_bytes: usize,
     hash: bool,
     parse: P,
+    merge: M,
+) -> Result<Option<SourceFile>>
+where
+    O: Send,
+    P: Fn(&Chunk) -> O + Sync,
+    M: FnMut(O, u64) -> Result<Flow>,
+{
+    run_with_max_line(path, chunk_bytes, MAX_LINE, hash, parse, merge)
+}
+
+/// [`run`] with a chosen longest line (tests use a small one).
+fn run_with_max_line<O, P, M>(
+    path: &Path,
+    chunk_bytes: usize,
+    max_line: usize,
+    hash: bool,
+    parse: P,
     mut merge: M,
 ) -> Result<Option<SourceFile>>
 where
@@ -66,7 +83,9 @@ where
         let (pool_tx, pool_rx) = mpsc::sync_channel::<Vec<u8>>(window * 3);
         let (out_tx, out_rx) = mpsc::sync_channel::<Vec<(O, u64)>>(1);
 
-        let reader = s.spawn(move || read_chunks(file, path, chunk_bytes, hash, &chunk_tx, &pool_rx));
+        let reader = s.spawn(move || {
+            read_chunks(file, path, chunk_bytes, max_line, hash, &chunk_tx, &pool_rx)
+        });
         let parse = &parse;
         let parser = s.spawn(move || {
             loop {
@@ -108,7 +127,10 @@ where
         let read = reader.join();
         let flow = merged?;
         if parsed.is_err() {
-            return Err(Error::internal(format!("the parser thread for {} panicked", path.display())));
+            return Err(Error::internal(format!(
+                "the parser thread for {} panicked",
+                path.display()
+            )));
         }
         let read = read.map_err(|_| {
             Error::internal(format!("the reader thread for {} panicked", path.display()))
@@ -130,6 +152,7 @@ fn read_chunks(
     mut file: std::fs::File,
     path: &Path,
     chunk_bytes: usize,
+    max_line: usize,
     hash: bool,
     tx: &mpsc::SyncSender<Chunk>,
     pool: &mpsc::Receiver<Vec<u8>>,
@@ -144,19 +167,25 @@ fn read_chunks(
         // A recycled buffer keeps its initialised length, so `resize` only zeroes the part
         // that was never used: no memset of every chunk.
         let mut buf = pool.try_recv().unwrap_or_default();
-        let mut want = chunk_bytes.max(carry.len() + chunk_bytes / 2).max(carry.len() + 1);
+        let mut want = chunk_bytes
+            .max(carry.len() + chunk_bytes / 2)
+            .max(carry.len() + 1);
         if buf.len() < want {
             buf.resize(want, 0);
         }
         let Some(head) = buf.get_mut(..carry.len()) else {
-            return Err(Error::internal("chunk buffer shorter than the carried line"));
+            return Err(Error::internal(
+                "chunk buffer shorter than the carried line",
+            ));
         };
         head.copy_from_slice(&carry);
         let mut valid = carry.len();
         carry.clear();
         let cut = loop {
             while valid < want && !eof {
-                let Some(spare) = buf.get_mut(valid..want) else { break };
+                let Some(spare) = buf.get_mut(valid..want) else {
+                    break;
+                };
                 match file.read(spare) {
                     Ok(0) => eof = true,
                     Ok(n) => {
@@ -177,11 +206,11 @@ fn read_chunks(
             if let Some(nl) = memchr::memrchr(b'\n', filled) {
                 break nl + 1;
             }
-            if valid > chunk_bytes.saturating_add(MAX_LINE) {
+            if valid > chunk_bytes.saturating_add(max_line) {
                 return Err(Error::LineTooLong {
                     path: path.to_path_buf(),
                     offset,
-                    limit_mib: (MAX_LINE >> 20) as u64,
+                    limit_mib: (max_line >> 20) as u64,
                 });
             }
             // No line break yet: a line longer than the chunk. Read on.
@@ -212,11 +241,17 @@ mod tests {
         let p = dir.path().join("f.txt");
         std::fs::write(&p, content).unwrap();
         let mut got: Vec<(u64, Vec<u8>)> = Vec::new();
-        let src = run(&p, chunk_bytes, true, |c: &Chunk| (c.index, c.data.clone()), |o, n| {
-            assert_eq!(o.1.len() as u64, n);
-            got.push(o);
-            Ok(Flow::Continue)
-        })
+        let src = run(
+            &p,
+            chunk_bytes,
+            true,
+            |c: &Chunk| (c.index, c.data.clone()),
+            |o, n| {
+                assert_eq!(o.1.len() as u64, n);
+                got.push(o);
+                Ok(Flow::Continue)
+            },
+        )
         .unwrap()
         .unwrap();
         for (i, (idx, _)) in got.iter().enumerate() {
@@ -227,7 +262,9 @@ mod tests {
 
     #[test]
     fn chunks_end_at_line_breaks_and_cover_the_file() {
-        let content: Vec<u8> = (0..500).flat_map(|i| format!("{i},{},x\n", i * 7).into_bytes()).collect();
+        let content: Vec<u8> = (0..500)
+            .flat_map(|i| format!("{i},{},x\n", i * 7).into_bytes())
+            .collect();
         for size in [1, 5, 16, 100, 4096, 1 << 20] {
             let (chunks, src) = chunks_of(&content, size);
             assert_eq!(chunks.concat(), content, "chunk size {size}");
@@ -245,16 +282,23 @@ mod tests {
         assert_eq!(chunks.last().unwrap(), b"ccc");
         let (chunks, src) = chunks_of(b"", 8);
         assert!(chunks.is_empty());
-        assert_eq!(src.sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            src.sha256,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 
     #[test]
     fn hash_matches_a_plain_read() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f.txt");
-        let content: Vec<u8> = (0..20_000).flat_map(|i| format!("{i}\n").into_bytes()).collect();
+        let content: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .collect();
         std::fs::write(&p, &content).unwrap();
-        let src = run(&p, 1000, true, |_c: &Chunk| (), |_, _| Ok(Flow::Continue)).unwrap().unwrap();
+        let src = run(&p, 1000, true, |_c: &Chunk| (), |_, _| Ok(Flow::Continue))
+            .unwrap()
+            .unwrap();
         assert_eq!(src, SourceFile::try_from_path(&p).unwrap());
     }
 
@@ -262,23 +306,84 @@ mod tests {
     fn stopping_early_and_merge_errors() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f.txt");
-        let content: Vec<u8> = (0..20_000).flat_map(|i| format!("{i}\n").into_bytes()).collect();
+        let content: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .collect();
         std::fs::write(&p, &content).unwrap();
         let mut seen = 0;
-        let r = run(&p, 64, true, |_c: &Chunk| (), |_, _| {
-            seen += 1;
-            Ok(if seen == 3 { Flow::Stop } else { Flow::Continue })
-        })
+        let r = run(
+            &p,
+            64,
+            true,
+            |_c: &Chunk| (),
+            |_, _| {
+                seen += 1;
+                Ok(if seen == 3 {
+                    Flow::Stop
+                } else {
+                    Flow::Continue
+                })
+            },
+        )
         .unwrap();
         assert!(r.is_none());
         assert_eq!(seen, 3);
-        let err = run(&p, 64, true, |_c: &Chunk| (), |_, _| Err(Error::internal("boom"))).unwrap_err();
+        let err = run(
+            &p,
+            64,
+            true,
+            |_c: &Chunk| (),
+            |_, _| Err(Error::internal("boom")),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("boom"));
     }
 
     #[test]
+    fn a_line_without_end_stops_the_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.txt");
+        let mut content = b"short\n".to_vec();
+        content.extend(std::iter::repeat_n(b'x', 10_000));
+        content.extend(b"\nend\n");
+        std::fs::write(&p, &content).unwrap();
+        let err = run_with_max_line(
+            &p,
+            64,
+            1000,
+            true,
+            |_c: &Chunk| (),
+            |_, _| Ok(Flow::Continue),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::LineTooLong { offset: 6, .. }), "{err}");
+        // Under the limit, a long line is read whole.
+        let mut lines = 0;
+        run_with_max_line(
+            &p,
+            64,
+            100_000,
+            true,
+            |c: &Chunk| c.data.iter().filter(|&&b| b == b'\n').count(),
+            |n, _| {
+                lines += n;
+                Ok(Flow::Continue)
+            },
+        )
+        .unwrap();
+        assert_eq!(lines, 3);
+    }
+
+    #[test]
     fn missing_file_is_an_io_error() {
-        let err = run(Path::new("/no/such.csv"), 64, true, |_c: &Chunk| (), |_, _| Ok(Flow::Continue)).unwrap_err();
+        let err = run(
+            Path::new("/no/such.csv"),
+            64,
+            true,
+            |_c: &Chunk| (),
+            |_, _| Ok(Flow::Continue),
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::Io { .. }), "{err}");
     }
 }

@@ -69,7 +69,11 @@ fn try_layouts(dir: &Path, files: &BTreeMap<String, PathBuf>) -> Option<Detected
                 .filter_map(|(role, n)| files.get(*n).map(|p| (*role, p.clone())))
                 .collect();
             found.sort_by_key(|(role, _)| role.load_order());
-            return Some(Detected { format: l.format, dir: dir.to_path_buf(), files: found });
+            return Some(Detected {
+                format: l.format,
+                dir: dir.to_path_buf(),
+                files: found,
+            });
         }
     }
     None
@@ -138,15 +142,35 @@ fn describe_found(files: &BTreeMap<String, PathBuf>) -> String {
         return "no files".into();
     }
     let names: Vec<&str> = files.keys().map(String::as_str).collect();
-    let mut s = names.iter().take(12).copied().collect::<Vec<_>>().join(", ");
+    let mut s = names
+        .iter()
+        .take(12)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
     if names.len() > 12 {
         s.push_str(&format!(" and {} more", names.len() - 12));
     }
     for l in &LAYOUTS {
-        let has: Vec<&str> = l.required.iter().map(|r| r.1).filter(|n| files.contains_key(*n)).collect();
-        let missing: Vec<&str> = l.required.iter().map(|r| r.1).filter(|n| !files.contains_key(*n)).collect();
+        let has: Vec<&str> = l
+            .required
+            .iter()
+            .map(|r| r.1)
+            .filter(|n| files.contains_key(*n))
+            .collect();
+        let missing: Vec<&str> = l
+            .required
+            .iter()
+            .map(|r| r.1)
+            .filter(|n| !files.contains_key(*n))
+            .collect();
         if !has.is_empty() {
-            s.push_str(&format!(" ({} needs {} next to {})", l.format, missing.join(", "), has.join(", ")));
+            s.push_str(&format!(
+                " ({} needs {} next to {})",
+                l.format,
+                missing.join(", "),
+                has.join(", ")
+            ));
         }
     }
     s
@@ -167,10 +191,14 @@ mod tests {
 
     #[test]
     fn each_layout() {
-        let d = detect(folder(&["u.data", "u.item", "u.user", "u.genre", "u1.base"]).path()).unwrap();
+        let d =
+            detect(folder(&["u.data", "u.item", "u.user", "u.genre", "u1.base"]).path()).unwrap();
         assert_eq!(d.format, MovieLensFormat::Ml100k);
         let roles: Vec<Role> = d.files.iter().map(|f| f.0).collect();
-        assert_eq!(roles, [Role::Genres, Role::Movies, Role::Users, Role::Ratings]);
+        assert_eq!(
+            roles,
+            [Role::Genres, Role::Movies, Role::Users, Role::Ratings]
+        );
 
         let d = detect(folder(&["ratings.dat", "movies.dat", "tags.dat"]).path()).unwrap();
         assert_eq!(d.format, MovieLensFormat::Dat);
@@ -180,7 +208,11 @@ mod tests {
         let d = detect(&tmp.path().join("movies.csv")).unwrap();
         assert_eq!(d.format, MovieLensFormat::Csv);
         assert_eq!(d.dir, tmp.path());
-        assert!(d.files.iter().any(|(r, p)| *r == Role::Ratings && p.ends_with("Ratings.csv")));
+        assert!(
+            d.files
+                .iter()
+                .any(|(r, p)| *r == Role::Ratings && p.ends_with("Ratings.csv"))
+        );
     }
 
     #[test]
@@ -197,14 +229,25 @@ mod tests {
         std::fs::write(other.join("ratings.dat"), b"").unwrap();
         std::fs::write(other.join("movies.dat"), b"").unwrap();
         let err = detect(tmp.path()).unwrap_err().to_string();
-        assert!(err.contains("several") && err.contains("ml-1m") && err.contains("ml-latest-small"), "{err}");
+        assert!(
+            err.contains("several") && err.contains("ml-1m") && err.contains("ml-latest-small"),
+            "{err}"
+        );
     }
 
     #[test]
     fn empty_folder_names_what_is_expected() {
         let tmp = folder(&[]);
         let err = detect(tmp.path()).unwrap_err().to_string();
-        for name in ["no files", "ratings.csv", "movies.csv", "ratings.dat", "movies.dat", "u.data", "u.item"] {
+        for name in [
+            "no files",
+            "ratings.csv",
+            "movies.csv",
+            "ratings.dat",
+            "movies.dat",
+            "u.data",
+            "u.item",
+        ] {
             assert!(err.contains(name), "{name} missing from: {err}");
         }
     }
@@ -213,7 +256,10 @@ mod tests {
     fn partial_sets_say_what_is_missing() {
         let tmp = folder(&["ratings.csv", "notes.txt"]);
         let err = detect(tmp.path()).unwrap_err().to_string();
-        assert!(err.contains("ml-csv needs movies.csv next to ratings.csv"), "{err}");
+        assert!(
+            err.contains("ml-csv needs movies.csv next to ratings.csv"),
+            "{err}"
+        );
         assert!(err.contains("notes.txt"), "{err}");
     }
 

@@ -69,7 +69,8 @@ impl Fields {
                             self.ranges.len() + 1
                         ));
                     };
-                    self.buf.extend_from_slice(rest.get(..q).unwrap_or_default());
+                    self.buf
+                        .extend_from_slice(rest.get(..q).unwrap_or_default());
                     i += q + 1;
                     if line.get(i) == Some(&b'"') {
                         self.buf.push(b'"');
@@ -93,7 +94,8 @@ impl Fields {
                 let rest = line.get(i..).unwrap_or_default();
                 match memchr::memchr(b',', rest) {
                     Some(c) => {
-                        self.buf.extend_from_slice(rest.get(..c).unwrap_or_default());
+                        self.buf
+                            .extend_from_slice(rest.get(..c).unwrap_or_default());
                         self.ranges.push((start, self.buf.len()));
                         i += c + 1;
                     }
@@ -143,7 +145,11 @@ pub(crate) fn csv_quote(field: &str) -> std::borrow::Cow<'_, str> {
 /// Formats fields as one CSV line (no line break).
 #[cfg(test)]
 pub(crate) fn csv_line(fields: &[&str]) -> String {
-    fields.iter().map(|f| csv_quote(f)).collect::<Vec<_>>().join(",")
+    fields
+        .iter()
+        .map(|f| csv_quote(f))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]
@@ -155,14 +161,23 @@ mod tests {
     fn split(line: &str, d: Dialect) -> Result<Vec<String>, String> {
         let mut f = Fields::default();
         f.split(line.as_bytes(), d)?;
-        Ok((0..f.len()).map(|i| String::from_utf8_lossy(f.get(i)).into_owned()).collect())
+        Ok((0..f.len())
+            .map(|i| String::from_utf8_lossy(f.get(i)).into_owned())
+            .collect())
     }
 
     #[test]
     fn csv_handles_quotes() {
-        assert_eq!(split("1,Heat (1995),Action", Dialect::Csv).unwrap(), ["1", "Heat (1995)", "Action"]);
         assert_eq!(
-            split("11,\"American President, The (1995)\",Comedy|Drama", Dialect::Csv).unwrap(),
+            split("1,Heat (1995),Action", Dialect::Csv).unwrap(),
+            ["1", "Heat (1995)", "Action"]
+        );
+        assert_eq!(
+            split(
+                "11,\"American President, The (1995)\",Comedy|Drama",
+                Dialect::Csv
+            )
+            .unwrap(),
             ["11", "American President, The (1995)", "Comedy|Drama"]
         );
         assert_eq!(
@@ -185,8 +200,14 @@ mod tests {
 
     #[test]
     fn other_dialects() {
-        assert_eq!(split("1::Heat: Part 2 (1995)::Action", Dialect::DoubleColon).unwrap(), ["1", "Heat: Part 2 (1995)", "Action"]);
-        assert_eq!(split("1\t2\t3\t4", Dialect::Tab).unwrap(), ["1", "2", "3", "4"]);
+        assert_eq!(
+            split("1::Heat: Part 2 (1995)::Action", Dialect::DoubleColon).unwrap(),
+            ["1", "Heat: Part 2 (1995)", "Action"]
+        );
+        assert_eq!(
+            split("1\t2\t3\t4", Dialect::Tab).unwrap(),
+            ["1", "2", "3", "4"]
+        );
         assert_eq!(split("a||b|", Dialect::Pipe).unwrap(), ["a", "", "b", ""]);
         let mut f = Fields::default();
         f.split(b"a::b", Dialect::DoubleColon).unwrap();

@@ -89,7 +89,9 @@ mod tests {
         assert!(s.insert(DENSE_LIMIT + 5));
         assert!(s.insert(-3));
         assert!(s.insert(i64::MAX));
-        assert!(s.contains(1) && s.contains(DENSE_LIMIT + 5) && s.contains(-3) && s.contains(i64::MAX));
+        assert!(
+            s.contains(1) && s.contains(DENSE_LIMIT + 5) && s.contains(-3) && s.contains(i64::MAX)
+        );
         assert!(!s.contains(2) && !s.contains(1 << 40) && !s.contains(0));
     }
 

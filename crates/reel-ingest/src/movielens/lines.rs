@@ -2,10 +2,10 @@
 //! lines, skip blanks, check the CSV header, hand each line to a table's parser.
 use std::path::Path;
 
+use super::Ctx;
 use super::chunks::{self, Chunk, Flow};
 use super::fields::{Dialect, Fields};
 use super::text::{Encoding, LineText, is_blank, raw_text, strip_bom, strip_cr};
-use super::Ctx;
 use crate::{Error, Result, Sink};
 
 /// How the lines of a file look.
@@ -28,10 +28,11 @@ pub(crate) enum First {
     BadHeader(String),
 }
 
-/// Classifies line 1 (BOM and CR already removed). A line starting with a digit is data.
+/// Classifies line 1 (BOM and CR already removed). A line starting with a digit is data; a
+/// blank one is left to the data path, which skips it.
 pub(crate) fn check_header(line: &[u8], expected: &str) -> First {
     let t = line.trim_ascii();
-    if t.first().is_some_and(u8::is_ascii_digit) {
+    if t.first().is_none_or(u8::is_ascii_digit) {
         return First::Data;
     }
     let mut f = Fields::default();
@@ -77,16 +78,21 @@ pub(crate) struct Parsed<R> {
     pub items: Vec<(u64, Item<R>)>,
 }
 
-/// Parses every line of `chunk`.
-pub(crate) fn parse_chunk<P: LineParser>(p: &P, chunk: &Chunk) -> Parsed<P::Row> {
-    let spec = p.spec();
+/// Walks the lines of `chunk`: skips blank lines and the expected header, quarantines a
+/// wrong header, picks each line's decoder and hands the line to `on_line`. A line that
+/// `on_line` refuses goes to `on_bad` with its text. Returns `(lines, read)`: all lines of
+/// the chunk, and the data lines among them.
+pub(crate) fn each_line(
+    spec: LineSpec,
+    chunk: &Chunk,
+    mut on_line: impl FnMut(u64, &[u8], LineText) -> Result<(), String>,
+    mut on_bad: impl FnMut(u64, String, String),
+) -> (u64, u64) {
     let data = chunk.data.as_slice();
-    let mut fields = Fields::default();
-    let mut out = Parsed { lines: 0, read: 0, items: Vec::new() };
-    let mut pos = 0;
-    let mut rel = 0u64;
+    let (mut pos, mut rel, mut read) = (0, 0u64, 0u64);
     while pos < data.len() {
-        let end = memchr::memchr(b'\n', data.get(pos..).unwrap_or_default()).map_or(data.len(), |i| pos + i);
+        let end = memchr::memchr(b'\n', data.get(pos..).unwrap_or_default())
+            .map_or(data.len(), |i| pos + i);
         let mut line = strip_cr(data.get(pos..end).unwrap_or_default());
         let this = rel;
         pos = end + 1;
@@ -97,8 +103,8 @@ pub(crate) fn parse_chunk<P: LineParser>(p: &P, chunk: &Chunk) -> Parsed<P::Row>
                 match check_header(line, h) {
                     First::Header => continue,
                     First::BadHeader(reason) => {
-                        out.read += 1;
-                        out.items.push((this, Item::Bad { raw: raw_text(line, spec.enc), reason }));
+                        read += 1;
+                        on_bad(this, raw_text(line, spec.enc), reason);
                         continue;
                     }
                     First::Data => {}
@@ -108,15 +114,34 @@ pub(crate) fn parse_chunk<P: LineParser>(p: &P, chunk: &Chunk) -> Parsed<P::Row>
         if is_blank(line) {
             continue;
         }
-        out.read += 1;
-        let item = match LineText::for_line(line, spec.enc).and_then(|t| p.parse(line, t, &mut fields)) {
-            Ok(row) => Item::Row(row),
-            Err(reason) => Item::Bad { raw: raw_text(line, spec.enc), reason },
-        };
-        out.items.push((this, item));
+        read += 1;
+        if let Err(reason) = LineText::for_line(line, spec.enc).and_then(|t| on_line(this, line, t))
+        {
+            on_bad(this, raw_text(line, spec.enc), reason);
+        }
     }
-    out.lines = rel;
-    out
+    (rel, read)
+}
+
+/// Parses every line of `chunk` into rows.
+pub(crate) fn parse_chunk<P: LineParser>(p: &P, chunk: &Chunk) -> Parsed<P::Row> {
+    let mut fields = Fields::default();
+    let items = std::cell::RefCell::new(Vec::new());
+    let (lines, read) = each_line(
+        p.spec(),
+        chunk,
+        |rel, line, text| {
+            let row = p.parse(line, text, &mut fields)?;
+            items.borrow_mut().push((rel, Item::Row(row)));
+            Ok(())
+        },
+        |rel, raw, reason| items.borrow_mut().push((rel, Item::Bad { raw, reason })),
+    );
+    Parsed {
+        lines,
+        read,
+        items: items.into_inner(),
+    }
 }
 
 /// Parses the whole file (chunks in parallel) and calls `f` on every line's outcome in file
@@ -159,13 +184,21 @@ mod tests {
     #[test]
     fn headers() {
         let h = "userId,movieId,rating,timestamp";
-        assert_eq!(check_header(b"userId,movieId,rating,timestamp", h), First::Header);
-        assert_eq!(check_header(b" UserID , movieid,RATING,timestamp ", h), First::Header);
+        assert_eq!(
+            check_header(b"userId,movieId,rating,timestamp", h),
+            First::Header
+        );
+        assert_eq!(
+            check_header(b" UserID , movieid,RATING,timestamp ", h),
+            First::Header
+        );
         assert_eq!(check_header(b"1,2,3,4", h), First::Data);
+        assert_eq!(check_header(b"  ", h), First::Data);
         assert_eq!(
             check_header(b"user,movie", h),
             First::BadHeader(
-                "unexpected header \"user,movie\"; expected \"userId,movieId,rating,timestamp\"".into()
+                "unexpected header \"user,movie\"; expected \"userId,movieId,rating,timestamp\""
+                    .into()
             )
         );
     }

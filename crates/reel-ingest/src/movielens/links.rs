@@ -33,7 +33,11 @@ impl LineParser for LinksParser<'_> {
     type Row = LinkRow;
 
     fn spec(&self) -> LineSpec {
-        LineSpec { dialect: Dialect::Csv, enc: Encoding::Utf8, header: Some("movieId,imdbId,tmdbId") }
+        LineSpec {
+            dialect: Dialect::Csv,
+            enc: Encoding::Utf8,
+            header: Some("movieId,imdbId,tmdbId"),
+        }
     }
 
     fn parse(&self, line: &[u8], _text: LineText, f: &mut Fields) -> Result<LinkRow, String> {
@@ -66,10 +70,14 @@ impl Row for RawLink {
     fn columns(rows: &[Self], l: &Lineage) -> Result<Vec<ArrayRef>> {
         Ok(vec![
             Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1.movie))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.1.imdb))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| &r.1.imdb),
+            )),
             Arc::new(rows.iter().map(|r| r.1.tmdb).collect::<Int64Array>()),
             const_str(&l.source, rows.len())?,
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0 as i64))),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.0 as i64),
+            )),
             const_str(&l.ds, rows.len())?,
         ])
     }
@@ -86,7 +94,9 @@ impl Row for CleanLink {
     fn columns(rows: &[Self], _: &Lineage) -> Result<Vec<ArrayRef>> {
         Ok(vec![
             Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0.movie))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.0.imdb))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| &r.0.imdb),
+            )),
             Arc::new(rows.iter().map(|r| r.0.tmdb).collect::<Int64Array>()),
         ])
     }
@@ -116,7 +126,14 @@ pub(crate) fn load(ctx: &mut Ctx<'_>, path: &Path, parser: &LinksParser<'_>) -> 
                 first_line.insert(k.movie, line);
                 return clean.push(CleanLink(k), sink);
             };
-            q.push(QRow { line, raw: k.text.clone(), reason }, sink)
+            q.push(
+                QRow {
+                    line,
+                    raw: k.text.clone(),
+                    reason,
+                },
+                sink,
+            )
         }
     })?;
     let sink = &mut *ctx.sink;
@@ -150,12 +167,24 @@ mod tests {
     #[test]
     fn links() {
         let k = parse(b"1,0114709,862").unwrap();
-        assert_eq!((k.movie, k.imdb.as_str(), k.tmdb, k.known), (1, "0114709", Some(862), true));
+        assert_eq!(
+            (k.movie, k.imdb.as_str(), k.tmdb, k.known),
+            (1, "0114709", Some(862), true)
+        );
         let k = parse(b"2,0113497,").unwrap();
         assert_eq!((k.tmdb, k.known), (None, false));
-        assert_eq!(parse(b"1,tt0114709,862").unwrap_err(), "imdb_id \"tt0114709\" is not digits");
-        assert_eq!(parse(b"1,0114709,abc").unwrap_err(), "tmdb_id \"abc\" is not a positive integer");
-        assert_eq!(parse(b"1,0114709").unwrap_err(), "expected 3 fields, found 2");
+        assert_eq!(
+            parse(b"1,tt0114709,862").unwrap_err(),
+            "imdb_id \"tt0114709\" is not digits"
+        );
+        assert_eq!(
+            parse(b"1,0114709,abc").unwrap_err(),
+            "tmdb_id \"abc\" is not a positive integer"
+        );
+        assert_eq!(
+            parse(b"1,0114709").unwrap_err(),
+            "expected 3 fields, found 2"
+        );
     }
 
     proptest! {

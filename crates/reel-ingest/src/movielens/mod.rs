@@ -161,7 +161,10 @@ pub struct Detected {
 impl Detected {
     /// The file playing `role`, if present.
     pub fn file(&self, role: Role) -> Option<&Path> {
-        self.files.iter().find(|(r, _)| *r == role).map(|(_, p)| p.as_path())
+        self.files
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, p)| p.as_path())
     }
 
     /// The sum of the file sizes: the total of the `progress` callback of [`ingest`].
@@ -190,7 +193,10 @@ impl IngestOptions {
 
     /// Options for run day `ds` with the default batch size.
     pub fn new(ds: Ds) -> Self {
-        IngestOptions { ds, batch_rows: Self::DEFAULT_BATCH_ROWS }
+        IngestOptions {
+            ds,
+            batch_rows: Self::DEFAULT_BATCH_ROWS,
+        }
     }
 }
 
@@ -259,7 +265,11 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub(crate) fn lineage(&self, path: &Path) -> batch::Lineage {
-        batch::Lineage::new(crate::source::file_name(path), self.ds.clone(), self.batch_rows)
+        batch::Lineage::new(
+            crate::source::file_name(path),
+            self.ds.clone(),
+            self.batch_rows,
+        )
     }
 }
 
@@ -300,10 +310,10 @@ pub(crate) fn ingest_tuned(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<IngestReport> {
     let need = |role: Role| {
-        d.file(role).ok_or_else(|| Error::NotMovieLens {
+        d.file(role).ok_or_else(|| Error::MissingFile {
             dir: d.dir.clone(),
-            found: d.files.iter().map(|(r, p)| format!("{r}: {}", p.display())).collect::<Vec<_>>().join(", "),
-            expected: format!("a {role} file for {}", d.format),
+            format: d.format.to_string(),
+            role: role.to_string(),
         })
     };
     let (movies_path, ratings_path) = (need(Role::Movies)?, need(Role::Ratings)?);
@@ -317,24 +327,44 @@ pub(crate) fn ingest_tuned(
         sources: Vec::new(),
         tables: Vec::new(),
     };
-    let latin1 = |dialect| LineSpec { dialect, enc: Encoding::Latin1Fallback, header: None };
-    let csv = |header| LineSpec { dialect: Dialect::Csv, enc: Encoding::Utf8, header: Some(header) };
+    let latin1 = |dialect| LineSpec {
+        dialect,
+        enc: Encoding::Latin1Fallback,
+        header: None,
+    };
+    let csv = |header| LineSpec {
+        dialect: Dialect::Csv,
+        enc: Encoding::Utf8,
+        header: Some(header),
+    };
     match d.format {
         MovieLensFormat::Ml100k => {
             let genres = match d.file(Role::Genres) {
                 Some(p) => movies::load_genres(&mut ctx, p)?,
-                None => movies::ML100K_GENRES.iter().map(|g| g.to_string()).collect(),
+                None => movies::ML100K_GENRES
+                    .iter()
+                    .map(|g| g.to_string())
+                    .collect(),
             };
-            let parser = movies::MoviesParser { format: d.format, genres };
+            let parser = movies::MoviesParser {
+                format: d.format,
+                genres,
+            };
             let ids = movies::load(&mut ctx, movies_path, &parser)?;
             if let Some(p) = d.file(Role::Users) {
                 users::load(&mut ctx, p, &users::UsersParser { format: d.format })?;
             }
-            let spec = ratings::RatingsSpec { line: latin1(Dialect::Tab), scale: Scale::Whole };
+            let spec = ratings::RatingsSpec {
+                line: latin1(Dialect::Tab),
+                scale: Scale::Whole,
+            };
             ratings::load(&mut ctx, ratings_path, spec, &ids)?;
         }
         MovieLensFormat::Dat => {
-            let parser = movies::MoviesParser { format: d.format, genres: Vec::new() };
+            let parser = movies::MoviesParser {
+                format: d.format,
+                genres: Vec::new(),
+            };
             let ids = movies::load(&mut ctx, movies_path, &parser)?;
             let scale = match d.file(Role::Users) {
                 Some(p) => {
@@ -343,20 +373,35 @@ pub(crate) fn ingest_tuned(
                 }
                 None => Scale::Half,
             };
-            let spec = ratings::RatingsSpec { line: latin1(Dialect::DoubleColon), scale };
+            let spec = ratings::RatingsSpec {
+                line: latin1(Dialect::DoubleColon),
+                scale,
+            };
             ratings::load(&mut ctx, ratings_path, spec, &ids)?;
             if let Some(p) = d.file(Role::Tags) {
-                let parser = tags::TagsParser { spec: latin1(Dialect::DoubleColon), movies: &ids };
+                let parser = tags::TagsParser {
+                    spec: latin1(Dialect::DoubleColon),
+                    movies: &ids,
+                };
                 tags::load(&mut ctx, p, &parser)?;
             }
         }
         MovieLensFormat::Csv => {
-            let parser = movies::MoviesParser { format: d.format, genres: Vec::new() };
+            let parser = movies::MoviesParser {
+                format: d.format,
+                genres: Vec::new(),
+            };
             let ids = movies::load(&mut ctx, movies_path, &parser)?;
-            let spec = ratings::RatingsSpec { line: csv("userId,movieId,rating,timestamp"), scale: Scale::Half };
+            let spec = ratings::RatingsSpec {
+                line: csv("userId,movieId,rating,timestamp"),
+                scale: Scale::Half,
+            };
             ratings::load(&mut ctx, ratings_path, spec, &ids)?;
             if let Some(p) = d.file(Role::Tags) {
-                let parser = tags::TagsParser { spec: csv("userId,movieId,tag,timestamp"), movies: &ids };
+                let parser = tags::TagsParser {
+                    spec: csv("userId,movieId,tag,timestamp"),
+                    movies: &ids,
+                };
                 tags::load(&mut ctx, p, &parser)?;
             }
             if let Some(p) = d.file(Role::Links) {
@@ -364,5 +409,9 @@ pub(crate) fn ingest_tuned(
             }
         }
     }
-    Ok(IngestReport { format: d.format, sources: ctx.sources, tables: ctx.tables })
+    Ok(IngestReport {
+        format: d.format,
+        sources: ctx.sources,
+        tables: ctx.tables,
+    })
 }

@@ -9,15 +9,33 @@ use super::fields::{Dialect, Fields};
 use super::ids::{IdHashMap, IdSet};
 use super::lines::{Item, LineParser, LineSpec, for_each_line};
 use super::schema::{MOVIE_GENRES, MOVIES};
-use super::text::{Encoding, LineText, genre_list, id_field, parse_release_date, show, split_title_year};
+use super::text::{
+    Encoding, LineText, genre_list, id_field, parse_release_date, show, split_title_year,
+};
 use super::{Ctx, MovieLensFormat, TableCounts};
 use crate::{Error, Result, Target};
 
 /// The 19 genres of ML-100K, in flag order, used when `u.genre` is absent.
 pub(crate) const ML100K_GENRES: [&str; 19] = [
-    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
-    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance",
-    "Sci-Fi", "Thriller", "War", "Western",
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
 ];
 
 /// Reads `u.genre` (`name|index` lines) into the genre names in index order.
@@ -27,7 +45,9 @@ pub(crate) fn load_genres(ctx: &mut Ctx<'_>, path: &Path) -> Result<Vec<String>>
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
         h.update(&bytes);
-        let modified = std::fs::File::open(path).ok().and_then(|f| crate::source::modified_of(&f));
+        let modified = std::fs::File::open(path)
+            .ok()
+            .and_then(|f| crate::source::modified_of(&f));
         crate::SourceFile::from_parts(path, bytes.len() as u64, h, modified)
     };
     let genres = parse_genres(&bytes).map_err(|(line, reason)| Error::BadLookup {
@@ -44,7 +64,11 @@ fn parse_genres(bytes: &[u8]) -> std::result::Result<Vec<String>, (u64, String)>
     let mut by_index: Vec<Option<String>> = Vec::new();
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
         let n = i as u64 + 1;
-        let line = super::text::strip_cr(if i == 0 { super::text::strip_bom(line) } else { line });
+        let line = super::text::strip_cr(if i == 0 {
+            super::text::strip_bom(line)
+        } else {
+            line
+        });
         if super::text::is_blank(line) {
             continue;
         }
@@ -54,7 +78,15 @@ fn parse_genres(bytes: &[u8]) -> std::result::Result<Vec<String>, (u64, String)>
         };
         let index: usize = match index.trim().parse() {
             Ok(x) if x < 1000 => x,
-            _ => return Err((n, format!("genre index {} is not a number below 1000", show(index.as_bytes())))),
+            _ => {
+                return Err((
+                    n,
+                    format!(
+                        "genre index {} is not a number below 1000",
+                        show(index.as_bytes())
+                    ),
+                ));
+            }
         };
         let name = name.trim();
         if name.is_empty() {
@@ -74,7 +106,12 @@ fn parse_genres(bytes: &[u8]) -> std::result::Result<Vec<String>, (u64, String)>
     by_index
         .into_iter()
         .enumerate()
-        .map(|(i, g)| g.ok_or((0, format!("no genre with index {i} (indexes must run 0..{count} without gaps)"))))
+        .map(|(i, g)| {
+            g.ok_or((
+                0,
+                format!("no genre with index {i} (indexes must run 0..{count} without gaps)"),
+            ))
+        })
         .collect()
 }
 
@@ -108,9 +145,21 @@ impl LineParser for MoviesParser {
 
     fn spec(&self) -> LineSpec {
         match self.format {
-            MovieLensFormat::Ml100k => LineSpec { dialect: Dialect::Pipe, enc: Encoding::Latin1Fallback, header: None },
-            MovieLensFormat::Dat => LineSpec { dialect: Dialect::DoubleColon, enc: Encoding::Latin1Fallback, header: None },
-            MovieLensFormat::Csv => LineSpec { dialect: Dialect::Csv, enc: Encoding::Utf8, header: Some("movieId,title,genres") },
+            MovieLensFormat::Ml100k => LineSpec {
+                dialect: Dialect::Pipe,
+                enc: Encoding::Latin1Fallback,
+                header: None,
+            },
+            MovieLensFormat::Dat => LineSpec {
+                dialect: Dialect::DoubleColon,
+                enc: Encoding::Latin1Fallback,
+                header: None,
+            },
+            MovieLensFormat::Csv => LineSpec {
+                dialect: Dialect::Csv,
+                enc: Encoding::Utf8,
+                header: Some("movieId,title,genres"),
+            },
         }
     }
 
@@ -126,7 +175,11 @@ impl LineParser for MoviesParser {
                         b"1" => names.push(g),
                         b"0" => {}
                         other => {
-                            return Err(format!("genre flag {} ({g}) is {}, expected 0 or 1", i, show(other)));
+                            return Err(format!(
+                                "genre flag {} ({g}) is {}, expected 0 or 1",
+                                i,
+                                show(other)
+                            ));
                         }
                     }
                 }
@@ -134,27 +187,46 @@ impl LineParser for MoviesParser {
                     let s = text.decode(b).trim().to_string();
                     (!s.is_empty()).then_some(s)
                 };
-                (id, text.decode(f.get(1)).into_owned(), names.join("|"), opt(f.get(2)), opt(f.get(4)))
+                (
+                    id,
+                    text.decode(f.get(1)).into_owned(),
+                    names.join("|"),
+                    opt(f.get(2)),
+                    opt(f.get(4)),
+                )
             }
             MovieLensFormat::Dat => {
                 // A title may hold `::`: the id ends at the first separator, the genres
                 // start after the last.
-                let (Some(a), Some(b)) = (memchr::memmem::find(line, b"::"), memchr::memmem::rfind(line, b"::")) else {
+                let (Some(a), Some(b)) = (
+                    memchr::memmem::find(line, b"::"),
+                    memchr::memmem::rfind(line, b"::"),
+                ) else {
                     return Err("expected 3 fields, found 1".into());
                 };
                 if b < a + 2 {
                     return Err("expected 3 fields, found 2".into());
                 }
                 let id = id_field("movie_id", line.get(..a).unwrap_or_default())?;
-                let title = text.decode(line.get(a + 2..b).unwrap_or_default()).into_owned();
-                let genres = text.decode(line.get(b + 2..).unwrap_or_default()).into_owned();
+                let title = text
+                    .decode(line.get(a + 2..b).unwrap_or_default())
+                    .into_owned();
+                let genres = text
+                    .decode(line.get(b + 2..).unwrap_or_default())
+                    .into_owned();
                 (id, title, genres, None, None)
             }
             MovieLensFormat::Csv => {
                 f.split(line, Dialect::Csv)?;
                 f.check_count(3)?;
                 let id = id_field("movie_id", f.get(0))?;
-                (id, text.decode(f.get(1)).into_owned(), text.decode(f.get(2)).into_owned(), None, None)
+                (
+                    id,
+                    text.decode(f.get(1)).into_owned(),
+                    text.decode(f.get(2)).into_owned(),
+                    None,
+                    None,
+                )
             }
         };
         let title = raw_title.trim().to_string();
@@ -164,7 +236,10 @@ impl LineParser for MoviesParser {
         let release = match &raw_release {
             None => None,
             Some(s) => Some(parse_release_date(s).ok_or_else(|| {
-                format!("release_date {} is not a DD-Mon-YYYY date", show(s.as_bytes()))
+                format!(
+                    "release_date {} is not a DD-Mon-YYYY date",
+                    show(s.as_bytes())
+                )
             })?),
         };
         let (name, year) = split_title_year(&title);
@@ -195,18 +270,35 @@ impl Row for RawMovie {
     fn columns(rows: &[Self], l: &Lineage) -> Result<Vec<ArrayRef>> {
         Ok(vec![
             Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.m.id))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.m.raw_title))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.m.raw_genres))),
-            Arc::new(rows.iter().map(|r| r.m.raw_release.as_deref()).collect::<StringArray>()),
-            Arc::new(rows.iter().map(|r| r.m.imdb_url.as_deref()).collect::<StringArray>()),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| &r.m.raw_title),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| &r.m.raw_genres),
+            )),
+            Arc::new(
+                rows.iter()
+                    .map(|r| r.m.raw_release.as_deref())
+                    .collect::<StringArray>(),
+            ),
+            Arc::new(
+                rows.iter()
+                    .map(|r| r.m.imdb_url.as_deref())
+                    .collect::<StringArray>(),
+            ),
             const_str(&l.source, rows.len())?,
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.line as i64))),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.line as i64),
+            )),
             const_str(&l.ds, rows.len())?,
         ])
     }
 
     fn text_bytes(&self) -> usize {
-        self.m.raw_title.len() + self.m.raw_genres.len() + self.m.imdb_url.as_ref().map_or(0, String::len) + 16
+        self.m.raw_title.len()
+            + self.m.raw_genres.len()
+            + self.m.imdb_url.as_ref().map_or(0, String::len)
+            + 16
     }
 }
 
@@ -218,17 +310,29 @@ impl Row for CleanMovie {
     fn columns(rows: &[Self], _: &Lineage) -> Result<Vec<ArrayRef>> {
         Ok(vec![
             Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0.id))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.0.title))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.0.name))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| &r.0.title),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| &r.0.name),
+            )),
             Arc::new(rows.iter().map(|r| r.0.year).collect::<Int32Array>()),
             Arc::new(rows.iter().map(|r| r.0.release).collect::<Date32Array>()),
-            Arc::new(rows.iter().map(|r| r.0.imdb_url.as_deref()).collect::<StringArray>()),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.genres.join("|")))),
+            Arc::new(
+                rows.iter()
+                    .map(|r| r.0.imdb_url.as_deref())
+                    .collect::<StringArray>(),
+            ),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.0.genres.join("|")),
+            )),
         ])
     }
 
     fn text_bytes(&self) -> usize {
-        2 * self.0.title.len() + self.0.raw_genres.len() + self.0.imdb_url.as_ref().map_or(0, String::len)
+        2 * self.0.title.len()
+            + self.0.raw_genres.len()
+            + self.0.imdb_url.as_ref().map_or(0, String::len)
     }
 }
 
@@ -264,14 +368,33 @@ pub(crate) fn load(ctx: &mut Ctx<'_>, path: &Path, parser: &MoviesParser) -> Res
         Item::Bad { raw, reason } => q.push(QRow { line, raw, reason }, sink),
         Item::Row(m) => {
             let m = Arc::new(m);
-            raw.push(RawMovie { line, m: Arc::clone(&m) }, sink)?;
+            raw.push(
+                RawMovie {
+                    line,
+                    m: Arc::clone(&m),
+                },
+                sink,
+            )?;
             if let Some(first) = first_line.get(&m.id) {
                 let reason = format!("duplicate movie id {} (first on line {first})", m.id);
-                return q.push(QRow { line, raw: super::text::raw_text(m.text.as_bytes(), Encoding::Utf8), reason }, sink);
+                return q.push(
+                    QRow {
+                        line,
+                        raw: super::text::raw_text(m.text.as_bytes(), Encoding::Utf8),
+                        reason,
+                    },
+                    sink,
+                );
             }
             first_line.insert(m.id, line);
             for g in &m.genres {
-                genres.push(MovieGenre { id: m.id, genre: g.clone() }, sink)?;
+                genres.push(
+                    MovieGenre {
+                        id: m.id,
+                        genre: g.clone(),
+                    },
+                    sink,
+                )?;
             }
             clean.push(CleanMovie(m), sink)
         }
@@ -309,7 +432,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn parse(format: MovieLensFormat, line: &[u8]) -> Result<MovieRow, String> {
-        let p = MoviesParser { format, genres: ML100K_GENRES.iter().map(|s| s.to_string()).collect() };
+        let p = MoviesParser {
+            format,
+            genres: ML100K_GENRES.iter().map(|s| s.to_string()).collect(),
+        };
         let text = LineText::for_line(line, p.spec().enc)?;
         p.parse(line, text, &mut Fields::default())
     }
@@ -321,58 +447,121 @@ mod tests {
             b"1|Toy Story (1995)|01-Jan-1995||http://us.imdb.com/M/title-exact?Toy%20Story%20(1995)|0|0|0|1|1|1|0|0|0|0|0|0|0|0|0|0|0|0|0",
         )
         .unwrap();
-        assert_eq!((m.id, m.name.as_str(), m.year, m.release), (1, "Toy Story", Some(1995), Some(9131)));
+        assert_eq!(
+            (m.id, m.name.as_str(), m.year, m.release),
+            (1, "Toy Story", Some(1995), Some(9131))
+        );
         assert_eq!(m.raw_genres, "Animation|Children's|Comedy");
         assert_eq!(m.raw_release.as_deref(), Some("01-Jan-1995"));
         assert!(m.imdb_url.unwrap().starts_with("http://us.imdb.com/"));
 
-        let unknown = parse(MovieLensFormat::Ml100k, b"267|unknown||||1|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0").unwrap();
-        assert_eq!((unknown.year, unknown.release, unknown.imdb_url), (None, None, None));
+        let unknown = parse(
+            MovieLensFormat::Ml100k,
+            b"267|unknown||||1|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0",
+        )
+        .unwrap();
+        assert_eq!(
+            (unknown.year, unknown.release, unknown.imdb_url),
+            (None, None, None)
+        );
         assert_eq!(unknown.genres, ["unknown"]);
 
         assert_eq!(
-            parse(MovieLensFormat::Ml100k, b"2|X (1995)|01-Jan-1995||u|0|2|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0").unwrap_err(),
+            parse(
+                MovieLensFormat::Ml100k,
+                b"2|X (1995)|01-Jan-1995||u|0|2|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0"
+            )
+            .unwrap_err(),
             "genre flag 1 (Action) is \"2\", expected 0 or 1"
         );
         assert_eq!(
-            parse(MovieLensFormat::Ml100k, b"2|X (1995)|31-Feb-1995||u|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0").unwrap_err(),
+            parse(
+                MovieLensFormat::Ml100k,
+                b"2|X (1995)|31-Feb-1995||u|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0|0"
+            )
+            .unwrap_err(),
             "release_date \"31-Feb-1995\" is not a DD-Mon-YYYY date"
         );
-        assert_eq!(parse(MovieLensFormat::Ml100k, b"2|X").unwrap_err(), "expected 24 fields, found 2");
+        assert_eq!(
+            parse(MovieLensFormat::Ml100k, b"2|X").unwrap_err(),
+            "expected 24 fields, found 2"
+        );
     }
 
     #[test]
     fn dat_movies() {
-        let m = parse(MovieLensFormat::Dat, b"3::Mis\xe9rables, Les (1995)::Drama|War").unwrap();
+        let m = parse(
+            MovieLensFormat::Dat,
+            b"3::Mis\xe9rables, Les (1995)::Drama|War",
+        )
+        .unwrap();
         assert_eq!(m.title, "Misérables, Les (1995)");
         assert_eq!(m.name, "Misérables, Les");
         assert_eq!(m.genres, ["Drama", "War"]);
-        let m = parse(MovieLensFormat::Dat, b"4::Star Trek:: The Movie (1979)::Sci-Fi").unwrap();
+        let m = parse(
+            MovieLensFormat::Dat,
+            b"4::Star Trek:: The Movie (1979)::Sci-Fi",
+        )
+        .unwrap();
         assert_eq!(m.title, "Star Trek:: The Movie (1979)");
-        assert_eq!(parse(MovieLensFormat::Dat, b"5::Title").unwrap_err(), "expected 3 fields, found 2");
-        assert_eq!(parse(MovieLensFormat::Dat, b"5:::Drama").unwrap_err(), "expected 3 fields, found 2");
-        assert_eq!(parse(MovieLensFormat::Dat, b"no separators").unwrap_err(), "expected 3 fields, found 1");
-        assert_eq!(parse(MovieLensFormat::Dat, b"x::T (1990)::Drama").unwrap_err(), "movie_id \"x\" is not a positive integer");
-        assert_eq!(parse(MovieLensFormat::Dat, b"6::   ::Drama").unwrap_err(), "title is empty");
+        assert_eq!(
+            parse(MovieLensFormat::Dat, b"5::Title").unwrap_err(),
+            "expected 3 fields, found 2"
+        );
+        assert_eq!(
+            parse(MovieLensFormat::Dat, b"5:::Drama").unwrap_err(),
+            "expected 3 fields, found 2"
+        );
+        assert_eq!(
+            parse(MovieLensFormat::Dat, b"no separators").unwrap_err(),
+            "expected 3 fields, found 1"
+        );
+        assert_eq!(
+            parse(MovieLensFormat::Dat, b"x::T (1990)::Drama").unwrap_err(),
+            "movie_id \"x\" is not a positive integer"
+        );
+        assert_eq!(
+            parse(MovieLensFormat::Dat, b"6::   ::Drama").unwrap_err(),
+            "title is empty"
+        );
     }
 
     #[test]
     fn csv_movies() {
-        let m = parse(MovieLensFormat::Csv, b"11,\"American President, The (1995)\",Comedy|Drama|Romance").unwrap();
-        assert_eq!((m.name.as_str(), m.year), ("American President, The", Some(1995)));
+        let m = parse(
+            MovieLensFormat::Csv,
+            b"11,\"American President, The (1995)\",Comedy|Drama|Romance",
+        )
+        .unwrap();
+        assert_eq!(
+            (m.name.as_str(), m.year),
+            ("American President, The", Some(1995))
+        );
         let m = parse(MovieLensFormat::Csv, b"9,Babylon 5 ,(no genres listed)").unwrap();
-        assert_eq!((m.title.as_str(), m.raw_title.as_str(), m.year), ("Babylon 5", "Babylon 5 ", None));
+        assert_eq!(
+            (m.title.as_str(), m.raw_title.as_str(), m.year),
+            ("Babylon 5", "Babylon 5 ", None)
+        );
         assert!(m.genres.is_empty());
         assert_eq!(m.raw_genres, "(no genres listed)");
-        assert_eq!(parse(MovieLensFormat::Csv, b"1,a\xff,b").unwrap_err(), "undecodable text: invalid UTF-8 at byte 4 of the line");
+        assert_eq!(
+            parse(MovieLensFormat::Csv, b"1,a\xff,b").unwrap_err(),
+            "undecodable text: invalid UTF-8 at byte 4 of the line"
+        );
     }
 
     #[test]
     fn genre_files() {
         let g = parse_genres(b"unknown|0\nAction|1\n\n").unwrap();
         assert_eq!(g, ["unknown", "Action"]);
-        assert_eq!(parse_genres(b"Action|1\n").unwrap_err().1, "no genre with index 0 (indexes must run 0..2 without gaps)");
-        assert_eq!(parse_genres(b"A|0\nB|0\n").unwrap_err(), (2, "genre index 0 appears twice".to_string()));
+        assert_eq!(
+            parse_genres(b"Action|1\n").unwrap_err().1,
+            "no genre with index 0 (indexes must run 0..2 without gaps)"
+        );
+        assert_eq!(
+            parse_genres(b"A|0\nB|0\n").unwrap_err(),
+            (2, "genre index 0 appears twice".to_string())
+        );
         assert_eq!(parse_genres(b"A\n").unwrap_err().0, 1);
     }
 

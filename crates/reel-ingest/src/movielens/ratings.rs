@@ -27,6 +27,7 @@ use arrow::record_batch::RecordBatch;
 use rayon::slice::ParallelSliceMut;
 
 use super::Ctx;
+use super::TableCounts;
 use super::batch::{Batcher, ConstCol, Lineage, QRow};
 use super::chunks::{self, Chunk, Flow};
 use super::fields::{Dialect, Fields};
@@ -37,7 +38,6 @@ use super::text::{
     Encoding, LineText, MAX_TS, Scale, id_field, is_blank, rating_field, raw_text, strip_bom,
     strip_cr, ts_field,
 };
-use super::TableCounts;
 use crate::{Error, Result, Sink, Target};
 
 /// How a ratings file looks.
@@ -92,7 +92,12 @@ impl Cols {
         if let (Some(&u), Some(&m), Some(&h), Some(&t)) =
             (o.user.get(i), o.movie.get(i), o.half.get(i), o.ts.get(i))
         {
-            self.push(Rating { user: u, movie: m, half: h, ts: t });
+            self.push(Rating {
+                user: u,
+                movie: m,
+                half: h,
+                ts: t,
+            });
         }
     }
 }
@@ -259,7 +264,15 @@ pub(crate) fn fast<const S: u8, const D: bool>(
         Some(_) => return None,
     };
     // Values of at most 18 digits fit in i64.
-    Some((Rating { user: u as i64, movie: m as i64, half: half as u8, ts: t as i64 }, next))
+    Some((
+        Rating {
+            user: u as i64,
+            movie: m as i64,
+            half: half as u8,
+            ts: t as i64,
+        },
+        next,
+    ))
 }
 
 /// End of the line starting at `pos` (index of its `\n`, or the end of `data`).
@@ -300,7 +313,11 @@ impl RatingsParser<'_> {
                 Some(First::Header) => {}
                 Some(First::BadHeader(reason)) => {
                     out.read += 1;
-                    out.q.push(QLine { rel: 0, raw: raw_text(line, self.spec.line.enc), reason });
+                    out.q.push(QLine {
+                        rel: 0,
+                        raw: raw_text(line, self.spec.line.enc),
+                        reason,
+                    });
                 }
                 Some(First::Data) | None => self.slow_line(line, 0, &mut out, &mut fields),
             }
@@ -353,7 +370,11 @@ impl RatingsParser<'_> {
         out.read += 1;
         match self.slow(line, fields) {
             Ok(r) => self.accept(r, rel, line, out),
-            Err(reason) => out.q.push(QLine { rel, raw: raw_text(line, self.spec.line.enc), reason }),
+            Err(reason) => out.q.push(QLine {
+                rel,
+                raw: raw_text(line, self.spec.line.enc),
+                reason,
+            }),
         }
     }
 
@@ -390,7 +411,11 @@ impl RatingsParser<'_> {
         if chunk.index == 0 {
             let end = line_end(data, 0);
             let line = strip_bom(strip_cr(data.get(..end).unwrap_or_default()));
-            let header = self.spec.line.header.is_some_and(|h| check_header(line, h) != First::Data);
+            let header = self
+                .spec
+                .line
+                .header
+                .is_some_and(|h| check_header(line, h) != First::Data);
             if !header && let Ok(r) = self.slow(line, &mut fields) {
                 users.push(r.user);
             }
@@ -400,7 +425,11 @@ impl RatingsParser<'_> {
         // bytes of a word: a line starting with the same bytes has the same user, no need to
         // parse it (one load and compare instead of a call to memcmp).
         let (mut pword, mut plen) = (0u64, 0usize);
-        let word = |at: usize| data.get(at..at + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
+        let word = |at: usize| {
+            data.get(at..at + 8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_le_bytes)
+        };
         while pos < data.len() {
             let mask = u64::MAX >> (64 - 8 * plen.max(1));
             let same = plen > 0 && word(pos).is_some_and(|w| w & mask == pword);
@@ -420,7 +449,11 @@ impl RatingsParser<'_> {
                     _ => {
                         plen = 0;
                         let line = strip_cr(data.get(pos..line_end(data, pos)).unwrap_or_default());
-                        if is_blank(line) { None } else { self.slow(line, &mut fields).ok().map(|r| r.user) }
+                        if is_blank(line) {
+                            None
+                        } else {
+                            self.slow(line, &mut fields).ok().map(|r| r.user)
+                        }
                     }
                 };
                 if let Some(u) = user
@@ -498,14 +531,24 @@ impl RatingsChunk {
 /// duplicates; returns the number of duplicates dropped.
 fn flush_run(raw: &Cols, run: &[usize], clean: &mut Cols, runs: &mut Vec<u32>) -> u64 {
     runs.push(clean.len() as u32);
-    let movie = |k: usize| run.get(k).and_then(|&i| raw.movie.get(i)).copied().unwrap_or(0);
+    let movie = |k: usize| {
+        run.get(k)
+            .and_then(|&i| raw.movie.get(i))
+            .copied()
+            .unwrap_or(0)
+    };
     if (1..run.len()).all(|k| movie(k - 1) < movie(k)) {
         for &i in run {
             clean.push_from(raw, i);
         }
         return 0;
     }
-    let ts = |k: usize| run.get(k).and_then(|&i| raw.ts.get(i)).copied().unwrap_or(0);
+    let ts = |k: usize| {
+        run.get(k)
+            .and_then(|&i| raw.ts.get(i))
+            .copied()
+            .unwrap_or(0)
+    };
     let (kept, dups) = keep_latest(run.len(), movie, ts);
     for k in kept {
         if let Some(&i) = run.get(k) {
@@ -549,32 +592,48 @@ pub(crate) fn prescan(path: &Path, chunk_bytes: usize, parser: &RatingsParser<'_
     let mut finished = IdHashSet::default();
     let mut current: Option<i64> = None;
     let mut grouped = true;
-    chunks::run(path, chunk_bytes, false, |c| parser.users(c), |users, _| {
-        for u in users {
-            if current == Some(u) {
-                continue;
+    chunks::run(
+        path,
+        chunk_bytes,
+        false,
+        |c| parser.users(c),
+        |users, _| {
+            for u in users {
+                if current == Some(u) {
+                    continue;
+                }
+                if let Some(c) = current {
+                    finished.insert(c);
+                }
+                if finished.contains(&u) {
+                    grouped = false;
+                    return Ok(Flow::Stop);
+                }
+                current = Some(u);
             }
-            if let Some(c) = current {
-                finished.insert(c);
-            }
-            if finished.contains(&u) {
-                grouped = false;
-                return Ok(Flow::Stop);
-            }
-            current = Some(u);
-        }
-        Ok(Flow::Continue)
-    })?;
+            Ok(Flow::Continue)
+        },
+    )?;
     Ok(grouped)
 }
 
 /// Loads a ratings file: raw, clean and quarantine ratings.
-pub(crate) fn load(ctx: &mut Ctx<'_>, path: &Path, spec: RatingsSpec, movies: &IdSet) -> Result<()> {
+pub(crate) fn load(
+    ctx: &mut Ctx<'_>,
+    path: &Path,
+    spec: RatingsSpec,
+    movies: &IdSet,
+) -> Result<()> {
     let lineage = ctx.lineage(path);
-    let probe = RatingsParser { spec, movies, streaming: false };
+    let probe = RatingsParser {
+        spec,
+        movies,
+        streaming: false,
+    };
     let streaming = !ctx.force_fallback && prescan(path, ctx.chunk_bytes, &probe)?;
     let parser = RatingsParser { streaming, ..probe };
-    let mut merge = Merge::new(&lineage, streaming, path);
+    let file_size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let mut merge = Merge::new(&lineage, streaming, path, file_size);
     let sink = &mut *ctx.sink;
     let progress = ctx.progress;
     let source = chunks::run(
@@ -583,7 +642,7 @@ pub(crate) fn load(ctx: &mut Ctx<'_>, path: &Path, spec: RatingsSpec, movies: &I
         true,
         |c| parser.parse(c),
         |c, bytes| {
-            merge.merge(c, &mut *sink)?;
+            merge.merge(c, bytes, &mut *sink)?;
             progress(bytes);
             Ok(Flow::Continue)
         },
@@ -629,9 +688,11 @@ impl RawAcc {
             let b = n.min(a + self.cap.saturating_sub(self.user.len()).max(1));
             self.user.extend_from_slice(&c.user[a..b]);
             self.movie.extend_from_slice(&c.movie[a..b]);
-            self.rating.extend(c.half[a..b].iter().map(|&h| f64::from(h) * 0.5));
+            self.rating
+                .extend(c.half[a..b].iter().map(|&h| f64::from(h) * 0.5));
             self.ts.extend_from_slice(&c.ts[a..b]);
-            self.line.extend(rel[a..b].iter().map(|&r| (base + u64::from(r) + 1) as i64));
+            self.line
+                .extend(rel[a..b].iter().map(|&r| (base + u64::from(r) + 1) as i64));
             a = b;
             if self.user.len() >= self.cap {
                 self.flush(sink)?;
@@ -648,12 +709,27 @@ impl RawAcc {
         // Fresh vectors at full size: growing them by doubling would copy every row again.
         let cap = self.cap.min(1 << 24);
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from(std::mem::replace(&mut self.user, Vec::with_capacity(cap)))),
-            Arc::new(Int64Array::from(std::mem::replace(&mut self.movie, Vec::with_capacity(cap)))),
-            Arc::new(Float64Array::from(std::mem::replace(&mut self.rating, Vec::with_capacity(cap)))),
-            Arc::new(Int64Array::from(std::mem::replace(&mut self.ts, Vec::with_capacity(cap)))),
+            Arc::new(Int64Array::from(std::mem::replace(
+                &mut self.user,
+                Vec::with_capacity(cap),
+            ))),
+            Arc::new(Int64Array::from(std::mem::replace(
+                &mut self.movie,
+                Vec::with_capacity(cap),
+            ))),
+            Arc::new(Float64Array::from(std::mem::replace(
+                &mut self.rating,
+                Vec::with_capacity(cap),
+            ))),
+            Arc::new(Int64Array::from(std::mem::replace(
+                &mut self.ts,
+                Vec::with_capacity(cap),
+            ))),
             self.source.get(n)?,
-            Arc::new(Int64Array::from(std::mem::replace(&mut self.line, Vec::with_capacity(cap)))),
+            Arc::new(Int64Array::from(std::mem::replace(
+                &mut self.line,
+                Vec::with_capacity(cap),
+            ))),
             self.ds.get(n)?,
         ];
         let t = Target::Raw(RATINGS);
@@ -691,7 +767,14 @@ impl CleanAcc {
         }
     }
 
-    fn append(&mut self, users: Users<'_>, movie: &[i64], half: &[u8], ts: &[i64], sink: &mut dyn Sink) -> Result<()> {
+    fn append(
+        &mut self,
+        users: Users<'_>,
+        movie: &[i64],
+        half: &[u8],
+        ts: &[i64],
+        sink: &mut dyn Sink,
+    ) -> Result<()> {
         let n = movie.len().min(half.len()).min(ts.len());
         let mut a = 0;
         while a < n {
@@ -701,7 +784,8 @@ impl CleanAcc {
                 Users::Same(u) => self.user.extend(std::iter::repeat_n(u, b - a)),
             }
             self.movie.extend_from_slice(&movie[a..b]);
-            self.rating.extend(half[a..b].iter().map(|&h| f64::from(h) * 0.5));
+            self.rating
+                .extend(half[a..b].iter().map(|&h| f64::from(h) * 0.5));
             self.at.extend(ts[a..b].iter().map(|&t| t * 1_000_000));
             a = b;
             if self.user.len() >= self.cap {
@@ -728,16 +812,30 @@ impl CleanAcc {
             return Ok(());
         }
         if self.movie.len() != n || self.rating.len() != n || self.at.len() != n {
-            return Err(Error::internal("clean.ratings columns of different lengths"));
+            return Err(Error::internal(
+                "clean.ratings columns of different lengths",
+            ));
         }
         let cap = self.cap.min(1 << 24);
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from(std::mem::replace(&mut self.user, Vec::with_capacity(cap)))),
-            Arc::new(Int64Array::from(std::mem::replace(&mut self.movie, Vec::with_capacity(cap)))),
-            Arc::new(Float64Array::from(std::mem::replace(&mut self.rating, Vec::with_capacity(cap)))),
+            Arc::new(Int64Array::from(std::mem::replace(
+                &mut self.user,
+                Vec::with_capacity(cap),
+            ))),
+            Arc::new(Int64Array::from(std::mem::replace(
+                &mut self.movie,
+                Vec::with_capacity(cap),
+            ))),
+            Arc::new(Float64Array::from(std::mem::replace(
+                &mut self.rating,
+                Vec::with_capacity(cap),
+            ))),
             Arc::new(
-                TimestampMicrosecondArray::from(std::mem::replace(&mut self.at, Vec::with_capacity(cap)))
-                    .with_timezone("UTC"),
+                TimestampMicrosecondArray::from(std::mem::replace(
+                    &mut self.at,
+                    Vec::with_capacity(cap),
+                ))
+                .with_timezone("UTC"),
             ),
         ];
         self.emitted += n as u64;
@@ -761,7 +859,15 @@ struct Streamer {
 }
 
 impl Streamer {
-    fn merge(&mut self, v: &Cols, runs: &[u32], clean: &mut CleanAcc, dups: &mut u64, path: &Path, sink: &mut dyn Sink) -> Result<()> {
+    fn merge(
+        &mut self,
+        v: &Cols,
+        runs: &[u32],
+        clean: &mut CleanAcc,
+        dups: &mut u64,
+        path: &Path,
+        sink: &mut dyn Sink,
+    ) -> Result<()> {
         let n = v.len();
         if n == 0 || runs.is_empty() {
             return Ok(());
@@ -785,7 +891,11 @@ impl Streamer {
         let last = runs.len() - 1;
         for k in k0..=last {
             let u = v.user.get(start(k)).copied().unwrap_or(0);
-            let fresh = if k < last { self.finished.insert(u) } else { !self.finished.contains(&u) };
+            let fresh = if k < last {
+                self.finished.insert(u)
+            } else {
+                !self.finished.contains(&u)
+            };
             if !fresh {
                 return Err(Error::FileChanged {
                     path: path.to_path_buf(),
@@ -796,12 +906,21 @@ impl Streamer {
             }
         }
         let (a, b) = (start(k0), start(last));
-        clean.append(Users::Slice(&v.user[a..b]), &v.movie[a..b], &v.half[a..b], &v.ts[a..b], sink)?;
+        clean.append(
+            Users::Slice(&v.user[a..b]),
+            &v.movie[a..b],
+            &v.half[a..b],
+            &v.ts[a..b],
+            sink,
+        )?;
         let mut rows = Cols::with_capacity(n - b);
         for i in b..n {
             rows.push_from(v, i);
         }
-        self.open = Some(OpenRun { user: v.user[b], rows });
+        self.open = Some(OpenRun {
+            user: v.user[b],
+            rows,
+        });
         Ok(())
     }
 
@@ -873,12 +992,29 @@ fn pack(u: i64, m: i64, ts: i64, pos: u64) -> u128 {
 fn unpack(k: u128) -> (i64, i64, i64, u64) {
     let ts = (k >> POS_BITS) & ((1u128 << TS_BITS) - 1);
     let pos = k & ((1u128 << POS_BITS) - 1);
-    ((k >> 96) as i64, ((k >> 64) as u32) as i64, ts as i64, pos as u64)
+    (
+        (k >> 96) as i64,
+        ((k >> 64) as u32) as i64,
+        ts as i64,
+        pos as u64,
+    )
 }
 
 impl Fallback {
     fn new() -> Self {
-        Fallback { keys: Keys::Packed(Vec::new()), half: Vec::new() }
+        Fallback {
+            keys: Keys::Packed(Vec::new()),
+            half: Vec::new(),
+        }
+    }
+
+    /// Reserves room for about `rows` ratings at once: growing a vector of a few hundred
+    /// megabytes by doubling could leave it twice as large as needed.
+    fn reserve(&mut self, rows: usize) {
+        if let Keys::Packed(k) = &mut self.keys {
+            k.reserve(rows.saturating_sub(k.len()));
+        }
+        self.half.reserve(rows.saturating_sub(self.half.len()));
     }
 
     fn extend(&mut self, v: &Cols) {
@@ -889,7 +1025,8 @@ impl Fallback {
             match &mut self.keys {
                 Keys::Packed(k) if packable(u, m, t, pos) => k.push(pack(u, m, t, pos)),
                 Keys::Packed(k) => {
-                    let mut wide: Vec<(i64, i64, i64, u64)> = k.iter().map(|&x| unpack(x)).collect();
+                    let mut wide: Vec<(i64, i64, i64, u64)> =
+                        k.iter().map(|&x| unpack(x)).collect();
                     wide.push((u, m, t, pos));
                     self.keys = Keys::Wide(wide);
                 }
@@ -931,7 +1068,15 @@ fn emit_groups(
         }
         let (user, movie, ts, pos) = best;
         let h = half.get(pos as usize).copied().unwrap_or(0);
-        clean.push_one(Rating { user, movie, half: h, ts }, sink)?;
+        clean.push_one(
+            Rating {
+                user,
+                movie,
+                half: h,
+                ts,
+            },
+            sink,
+        )?;
     }
     Ok(dups)
 }
@@ -946,6 +1091,8 @@ enum Mode {
 #[derive(Debug)]
 struct Merge {
     path: PathBuf,
+    /// Used to size the fallback store.
+    file_size: u64,
     raw: RawAcc,
     clean: CleanAcc,
     q: Batcher<QRow>,
@@ -956,30 +1103,54 @@ struct Merge {
 }
 
 impl Merge {
-    fn new(l: &Lineage, streaming: bool, path: &Path) -> Self {
+    fn new(l: &Lineage, streaming: bool, path: &Path, file_size: u64) -> Self {
         Merge {
             path: path.to_path_buf(),
+            file_size,
             raw: RawAcc::new(l),
             clean: CleanAcc::new(l.cap),
             q: Batcher::new(Target::Quarantine(RATINGS), l),
-            mode: if streaming { Mode::Streaming(Streamer::default()) } else { Mode::Fallback(Fallback::new()) },
+            mode: if streaming {
+                Mode::Streaming(Streamer::default())
+            } else {
+                Mode::Fallback(Fallback::new())
+            },
             base: 0,
             read: 0,
             dups: 0,
         }
     }
 
-    fn merge(&mut self, c: RatingsChunk, sink: &mut dyn Sink) -> Result<()> {
+    fn merge(&mut self, c: RatingsChunk, bytes: u64, sink: &mut dyn Sink) -> Result<()> {
+        if let (Mode::Fallback(f), true) = (&mut self.mode, self.base == 0 && bytes > 0) {
+            // Size the store from the first chunk's lines per byte, plus a margin.
+            let per_byte = c.raw.len() as f64 / bytes as f64;
+            f.reserve((self.file_size as f64 * per_byte * 1.05) as usize + 1024);
+        }
         self.read += c.read;
         self.dups += c.dups;
         self.raw.append(&c.raw, &c.rel, self.base, sink)?;
         match &mut self.mode {
-            Mode::Streaming(s) => s.merge(c.clean_view(), &c.runs, &mut self.clean, &mut self.dups, &self.path, sink)?,
+            Mode::Streaming(s) => s.merge(
+                c.clean_view(),
+                &c.runs,
+                &mut self.clean,
+                &mut self.dups,
+                &self.path,
+                sink,
+            )?,
             Mode::Fallback(f) => f.extend(c.clean_view()),
         }
         for q in c.q {
             let line = self.base + q.rel + 1;
-            self.q.push(QRow { line, raw: q.raw, reason: q.reason }, sink)?;
+            self.q.push(
+                QRow {
+                    line,
+                    raw: q.raw,
+                    reason: q.reason,
+                },
+                sink,
+            )?;
         }
         self.base += c.lines;
         Ok(())

@@ -161,7 +161,11 @@ mod tests {
 
     #[test]
     fn every_target_has_a_schema() {
-        for format in [MovieLensFormat::Ml100k, MovieLensFormat::Dat, MovieLensFormat::Csv] {
+        for format in [
+            MovieLensFormat::Ml100k,
+            MovieLensFormat::Dat,
+            MovieLensFormat::Csv,
+        ] {
             let ts = targets(format);
             assert!(ts.contains(&Target::Clean(MOVIE_GENRES)));
             for t in ts {
@@ -178,7 +182,13 @@ mod tests {
 
     #[test]
     fn formats_list_their_tables() {
-        let names = |f| targets(f).iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
+        let names = |f| {
+            targets(f)
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         assert_eq!(
             names(MovieLensFormat::Csv),
             "raw.ratings raw.movies raw.tags raw.links clean.ratings clean.movies \

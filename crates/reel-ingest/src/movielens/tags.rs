@@ -1,28 +1,39 @@
 //! Tags: ML-10M `tags.dat` and the CSV `tags.csv`.
+//!
+//! Columnar like the ratings rather than a struct per row: `tags.csv` has millions of lines
+//! (2.3M in the 33M release), and a row struct with two `String`s each cost more in
+//! allocation and in the single-threaded merge than the parsing itself.
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
+use arrow::array::{ArrayRef, Int64Array, TimestampMicrosecondArray};
+use arrow::record_batch::RecordBatch;
 
-use super::batch::{Batcher, Lineage, QRow, Row, const_str};
+use super::batch::{Batcher, ConstCol, Lineage, MAX_BATCH_TEXT, QRow, StrAcc};
+use super::chunks::{self, Chunk, Flow};
 use super::fields::{Dialect, Fields};
 use super::ids::IdSet;
-use super::lines::{Item, LineParser, LineSpec, for_each_line};
-use super::schema::TAGS;
+use super::lines::{LineSpec, each_line};
+use super::schema::{TAGS, schema};
 use super::text::{LineText, id_field, raw_text, ts_field};
 use super::{Ctx, TableCounts};
-use crate::{Result, Target};
+use crate::{Error, Result, Sink, Target};
 
 /// A parsed tag line.
-#[derive(Debug)]
-pub(crate) struct TagRow {
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Tag<'a> {
     user: i64,
     movie: i64,
-    raw_tag: String,
-    tag: String,
+    /// As written (CSV quotes removed).
+    raw_tag: std::borrow::Cow<'a, str>,
     ts: i64,
-    /// The line's text when its movie is unknown (it goes to quarantine, not clean).
-    unknown: Option<String>,
+}
+
+impl Tag<'_> {
+    /// The clean tag: trimmed.
+    fn tag(&self) -> &str {
+        self.raw_tag.trim()
+    }
 }
 
 /// Parses `UserID::MovieID::Tag::Timestamp` or `userId,movieId,tag,timestamp`.
@@ -32,103 +43,254 @@ pub(crate) struct TagsParser<'a> {
     pub movies: &'a IdSet,
 }
 
-impl LineParser for TagsParser<'_> {
-    type Row = TagRow;
-
-    fn spec(&self) -> LineSpec {
-        self.spec
-    }
-
-    fn parse(&self, line: &[u8], text: LineText, f: &mut Fields) -> Result<TagRow, String> {
+impl TagsParser<'_> {
+    /// Parses one line; the tag borrows from `fields`.
+    fn parse<'f>(&self, text: LineText, line: &[u8], f: &'f mut Fields) -> Result<Tag<'f>, String> {
         f.split(line, self.spec.dialect)?;
         let n = f.len();
+        let f: &'f Fields = f;
         // In `.dat` files a tag holding `::` was split apart: put it back together.
         let raw_tag = if self.spec.dialect == Dialect::DoubleColon && n > 4 {
-            (2..n - 1).map(|i| text.decode(f.get(i))).collect::<Vec<_>>().join("::")
+            std::borrow::Cow::Owned(
+                (2..n - 1)
+                    .map(|i| text.decode(f.get(i)))
+                    .collect::<Vec<_>>()
+                    .join("::"),
+            )
         } else {
             f.check_count(4)?;
-            text.decode(f.get(2)).into_owned()
+            text.decode(f.get(2))
         };
         let user = id_field("user_id", f.get(0))?;
         let movie = id_field("movie_id", f.get(1))?;
         let ts = ts_field(f.get(n - 1))?;
-        let tag = raw_tag.trim().to_string();
-        if tag.is_empty() {
+        let tag = Tag {
+            user,
+            movie,
+            raw_tag,
+            ts,
+        };
+        if tag.tag().is_empty() {
             return Err("tag is empty".into());
         }
-        let unknown = (!self.movies.contains(movie)).then(|| raw_text(line, self.spec.enc));
-        Ok(TagRow { user, movie, raw_tag, tag, ts, unknown })
+        Ok(tag)
+    }
+
+    fn parse_chunk(&self, chunk: &Chunk) -> TagsChunk {
+        let mut fields = Fields::default();
+        let mut out = TagsChunk::default();
+        let q = std::cell::RefCell::new(Vec::new());
+        let (lines, read) = each_line(
+            self.spec,
+            chunk,
+            |rel, line, text| {
+                let t = self.parse(text, line, &mut fields)?;
+                if !self.movies.contains(t.movie) {
+                    let reason = format!("unknown movie id {}", t.movie);
+                    q.borrow_mut()
+                        .push((rel, raw_text(line, self.spec.enc), reason));
+                    out.known.push(false);
+                } else {
+                    out.known.push(true);
+                }
+                out.user.push(t.user);
+                out.movie.push(t.movie);
+                out.ts.push(t.ts);
+                out.rel.push(rel as u32);
+                out.raw_tag.push(t.raw_tag.as_bytes());
+                Ok(())
+            },
+            |rel, raw, reason| q.borrow_mut().push((rel, raw, reason)),
+        );
+        out.lines = lines;
+        out.read = read;
+        out.q = q.into_inner();
+        out
     }
 }
 
-#[derive(Debug)]
-struct RawTag(u64, Arc<TagRow>);
+/// Text values of a chunk: bytes and where each value ends.
+#[derive(Debug, Default)]
+struct Texts {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
 
-impl Row for RawTag {
-    fn columns(rows: &[Self], l: &Lineage) -> Result<Vec<ArrayRef>> {
-        Ok(vec![
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1.user))),
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1.movie))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.1.raw_tag))),
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1.ts))),
-            const_str(&l.source, rows.len())?,
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0 as i64))),
-            const_str(&l.ds, rows.len())?,
-        ])
+impl Texts {
+    fn push(&mut self, s: &[u8]) {
+        self.bytes.extend_from_slice(s);
+        self.ends.push(self.bytes.len());
     }
 
-    fn text_bytes(&self) -> usize {
-        self.1.raw_tag.len()
+    fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends.get(i - 1).copied().unwrap_or(0)
+        };
+        let end = self.ends.get(i).copied().unwrap_or(start);
+        self.bytes.get(start..end).unwrap_or_default()
     }
 }
 
-#[derive(Debug)]
-struct CleanTag(Arc<TagRow>);
+/// What parsing one chunk of tags produces: the lines that parsed, as columns.
+#[derive(Debug, Default)]
+struct TagsChunk {
+    lines: u64,
+    read: u64,
+    user: Vec<i64>,
+    movie: Vec<i64>,
+    ts: Vec<i64>,
+    rel: Vec<u32>,
+    raw_tag: Texts,
+    known: Vec<bool>,
+    /// Bad lines and unknown movies, in line order: (relative line, text, reason).
+    q: Vec<(u64, String, String)>,
+}
 
-impl Row for CleanTag {
-    fn columns(rows: &[Self], _: &Lineage) -> Result<Vec<ArrayRef>> {
-        Ok(vec![
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0.user))),
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0.movie))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.0.tag))),
+/// `raw.tags` and `clean.tags` being filled.
+#[derive(Debug)]
+struct Acc {
+    cap: usize,
+    raw_user: Vec<i64>,
+    raw_movie: Vec<i64>,
+    raw_tag: StrAcc,
+    raw_ts: Vec<i64>,
+    raw_line: Vec<i64>,
+    source: ConstCol,
+    ds: ConstCol,
+    user: Vec<i64>,
+    movie: Vec<i64>,
+    tag: StrAcc,
+    at: Vec<i64>,
+    loaded: u64,
+}
+
+impl Acc {
+    fn new(l: &Lineage) -> Self {
+        Acc {
+            cap: l.cap,
+            raw_user: Vec::new(),
+            raw_movie: Vec::new(),
+            raw_tag: StrAcc::default(),
+            raw_ts: Vec::new(),
+            raw_line: Vec::new(),
+            source: ConstCol::new(&l.source),
+            ds: ConstCol::new(&l.ds),
+            user: Vec::new(),
+            movie: Vec::new(),
+            tag: StrAcc::default(),
+            at: Vec::new(),
+            loaded: 0,
+        }
+    }
+
+    fn merge(&mut self, c: &TagsChunk, base: u64, sink: &mut dyn Sink) -> Result<()> {
+        for i in 0..c.user.len() {
+            let (u, m, t) = (c.user[i], c.movie[i], c.ts[i]);
+            let raw_tag = c.raw_tag.get(i);
+            self.raw_user.push(u);
+            self.raw_movie.push(m);
+            self.raw_tag.push(raw_tag);
+            self.raw_ts.push(t);
+            self.raw_line
+                .push((base + u64::from(c.rel.get(i).copied().unwrap_or(0)) + 1) as i64);
+            if self.raw_user.len() >= self.cap || self.raw_tag.byte_len() >= MAX_BATCH_TEXT {
+                self.flush_raw(sink)?;
+            }
+            if c.known.get(i) == Some(&true) {
+                self.user.push(u);
+                self.movie.push(m);
+                // Valid UTF-8: it was decoded when parsed. Trimmed as the emptiness check did.
+                let tag = std::str::from_utf8(raw_tag)
+                    .map_or(raw_tag.trim_ascii(), |s| s.trim().as_bytes());
+                self.tag.push(tag);
+                self.at.push(t * 1_000_000);
+                if self.user.len() >= self.cap || self.tag.byte_len() >= MAX_BATCH_TEXT {
+                    self.flush_clean(sink)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_raw(&mut self, sink: &mut dyn Sink) -> Result<()> {
+        let n = self.raw_user.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(std::mem::take(&mut self.raw_user))),
+            Arc::new(Int64Array::from(std::mem::take(&mut self.raw_movie))),
+            self.raw_tag.take()?,
+            Arc::new(Int64Array::from(std::mem::take(&mut self.raw_ts))),
+            self.source.get(n)?,
+            Arc::new(Int64Array::from(std::mem::take(&mut self.raw_line))),
+            self.ds.get(n)?,
+        ];
+        let t = Target::Raw(TAGS);
+        sink.emit(t, RecordBatch::try_new(schema(t), columns)?)
+    }
+
+    fn flush_clean(&mut self, sink: &mut dyn Sink) -> Result<()> {
+        let n = self.user.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(std::mem::take(&mut self.user))),
+            Arc::new(Int64Array::from(std::mem::take(&mut self.movie))),
+            self.tag.take()?,
             Arc::new(
-                TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.0.ts * 1_000_000))
-                    .with_timezone("UTC"),
+                TimestampMicrosecondArray::from(std::mem::take(&mut self.at)).with_timezone("UTC"),
             ),
-        ])
-    }
-
-    fn text_bytes(&self) -> usize {
-        self.0.tag.len()
+        ];
+        self.loaded += n as u64;
+        let t = Target::Clean(TAGS);
+        sink.emit(t, RecordBatch::try_new(schema(t), columns)?)
     }
 }
 
 /// Loads a tags file. Tags are not deduplicated: the same tag twice is two taggings.
 pub(crate) fn load(ctx: &mut Ctx<'_>, path: &Path, parser: &TagsParser<'_>) -> Result<()> {
     let l = ctx.lineage(path);
-    let mut raw = Batcher::<RawTag>::new(Target::Raw(TAGS), &l);
-    let mut clean = Batcher::<CleanTag>::new(Target::Clean(TAGS), &l);
+    let mut acc = Acc::new(&l);
     let mut q = Batcher::<QRow>::new(Target::Quarantine(TAGS), &l);
-    let read = for_each_line(ctx, path, parser, |sink, line, item| match item {
-        Item::Bad { raw, reason } => q.push(QRow { line, raw, reason }, sink),
-        Item::Row(mut t) => {
-            let unknown = t.unknown.take();
-            let t = Arc::new(t);
-            raw.push(RawTag(line, Arc::clone(&t)), sink)?;
-            match unknown {
-                Some(text) => q.push(QRow { line, raw: text, reason: format!("unknown movie id {}", t.movie) }, sink),
-                None => clean.push(CleanTag(t), sink),
-            }
-        }
-    })?;
+    let (mut base, mut read) = (0u64, 0u64);
     let sink = &mut *ctx.sink;
-    raw.flush(sink)?;
-    clean.flush(sink)?;
-    q.flush(sink)?;
+    let progress = ctx.progress;
+    let source = chunks::run(
+        path,
+        ctx.chunk_bytes,
+        true,
+        |c| parser.parse_chunk(c),
+        |c, bytes| {
+            read += c.read;
+            acc.merge(&c, base, &mut *sink)?;
+            for (rel, raw, reason) in c.q {
+                q.push(
+                    QRow {
+                        line: base + rel + 1,
+                        raw,
+                        reason,
+                    },
+                    &mut *sink,
+                )?;
+            }
+            base += c.lines;
+            progress(bytes);
+            Ok(Flow::Continue)
+        },
+    )?
+    .ok_or_else(|| Error::internal(format!("no checksum for {}", path.display())))?;
+    acc.flush_raw(&mut *sink)?;
+    acc.flush_clean(&mut *sink)?;
+    q.flush(&mut *sink)?;
+    ctx.sources.push(source);
     ctx.tables.push(TableCounts {
         table: TAGS.into(),
         read,
-        loaded: clean.emitted,
+        loaded: acc.loaded,
         quarantined: q.emitted,
         duplicates: 0,
     });
@@ -142,28 +304,95 @@ mod tests {
     use crate::movielens::text::Encoding;
     use proptest::prelude::*;
 
-    fn parse(dialect: Dialect, line: &[u8]) -> Result<TagRow, String> {
+    fn parse(dialect: Dialect, line: &[u8]) -> Result<(i64, i64, String, String, i64), String> {
         let mut movies = IdSet::default();
         movies.insert(1);
-        let enc = if dialect == Dialect::Csv { Encoding::Utf8 } else { Encoding::Latin1Fallback };
-        let p = TagsParser { spec: LineSpec { dialect, enc, header: None }, movies: &movies };
+        let enc = if dialect == Dialect::Csv {
+            Encoding::Utf8
+        } else {
+            Encoding::Latin1Fallback
+        };
+        let p = TagsParser {
+            spec: LineSpec {
+                dialect,
+                enc,
+                header: None,
+            },
+            movies: &movies,
+        };
         let text = LineText::for_line(line, enc)?;
-        p.parse(line, text, &mut Fields::default())
+        let mut f = Fields::default();
+        let t = p.parse(text, line, &mut f)?;
+        Ok((
+            t.user,
+            t.movie,
+            t.raw_tag.to_string(),
+            t.tag().to_string(),
+            t.ts,
+        ))
     }
 
     #[test]
     fn tags() {
         let t = parse(Dialect::Csv, b"2,1,\"funny, sort of\",1445714994").unwrap();
-        assert_eq!((t.user, t.movie, t.tag.as_str(), t.ts, t.unknown), (2, 1, "funny, sort of", 1445714994, None));
+        assert_eq!(
+            t,
+            (
+                2,
+                1,
+                "funny, sort of".into(),
+                "funny, sort of".into(),
+                1445714994
+            )
+        );
         let t = parse(Dialect::DoubleColon, b"15::1::a::b::1215184630").unwrap();
-        assert_eq!(t.tag, "a::b");
+        assert_eq!(t.3, "a::b");
         let t = parse(Dialect::DoubleColon, b"15::2:: excellent ::1215184630").unwrap();
-        assert_eq!((t.raw_tag.as_str(), t.tag.as_str()), (" excellent ", "excellent"));
-        assert_eq!(t.unknown.as_deref(), Some("15::2:: excellent ::1215184630"));
-        assert_eq!(parse(Dialect::Csv, b"1,1,  ,5").unwrap_err(), "tag is empty");
-        assert_eq!(parse(Dialect::Csv, b"1,1,x").unwrap_err(), "expected 4 fields, found 3");
-        assert_eq!(parse(Dialect::Csv, b"1,1,x,y").unwrap_err(), "timestamp \"y\" is not a unix time in seconds");
-        assert_eq!(parse(Dialect::DoubleColon, b"1::1::x").unwrap_err(), "expected 4 fields, found 3");
+        assert_eq!((t.2.as_str(), t.3.as_str()), (" excellent ", "excellent"));
+        let t = parse(Dialect::DoubleColon, b"15::2::Am\xe9lie::1215184630").unwrap();
+        assert_eq!(t.3, "Amélie");
+        assert_eq!(
+            parse(Dialect::Csv, b"1,1,  ,5").unwrap_err(),
+            "tag is empty"
+        );
+        assert_eq!(
+            parse(Dialect::Csv, b"1,1,x").unwrap_err(),
+            "expected 4 fields, found 3"
+        );
+        assert_eq!(
+            parse(Dialect::Csv, b"1,1,x,y").unwrap_err(),
+            "timestamp \"y\" is not a unix time in seconds"
+        );
+        assert_eq!(
+            parse(Dialect::DoubleColon, b"1::1::x").unwrap_err(),
+            "expected 4 fields, found 3"
+        );
+    }
+
+    #[test]
+    fn chunks_keep_line_numbers_and_order() {
+        let mut movies = IdSet::default();
+        movies.insert(1);
+        let spec = LineSpec {
+            dialect: Dialect::Csv,
+            enc: Encoding::Utf8,
+            header: Some("userId,movieId,tag,timestamp"),
+        };
+        let p = TagsParser {
+            spec,
+            movies: &movies,
+        };
+        let data = b"userId,movieId,tag,timestamp\n1,1,a,5\n\n1,2,b,6\nbad\n1,1,\" c \",7".to_vec();
+        let c = p.parse_chunk(&Chunk { data, index: 0 });
+        assert_eq!((c.lines, c.read), (6, 4));
+        assert_eq!(c.rel, [1, 3, 5]);
+        assert_eq!(c.known, [true, false, true]);
+        assert_eq!(c.raw_tag.get(2), b" c ");
+        let q: Vec<(u64, &str)> = c.q.iter().map(|(r, _, why)| (*r, why.as_str())).collect();
+        assert_eq!(
+            q,
+            [(3, "unknown movie id 2"), (4, "expected 4 fields, found 1")]
+        );
     }
 
     proptest! {
@@ -178,7 +407,19 @@ mod tests {
             prop_assume!(!tag.trim().is_empty() && tag.trim() == tag);
             let line = crate::movielens::fields::csv_line(&[&user.to_string(), "1", &tag, &ts.to_string()]);
             let t = parse(Dialect::Csv, line.as_bytes()).unwrap();
-            prop_assert_eq!((t.user, t.movie, t.tag.as_str(), t.ts), (user, 1, tag.as_str(), ts));
+            prop_assert_eq!((t.0, t.1, t.3.as_str(), t.4), (user, 1, tag.as_str(), ts));
+        }
+
+        #[test]
+        fn chunk_parsing_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300), dat in any::<bool>()) {
+            let movies = IdSet::default();
+            let spec = if dat {
+                LineSpec { dialect: Dialect::DoubleColon, enc: Encoding::Latin1Fallback, header: None }
+            } else {
+                LineSpec { dialect: Dialect::Csv, enc: Encoding::Utf8, header: Some("userId,movieId,tag,timestamp") }
+            };
+            let c = TagsParser { spec, movies: &movies }.parse_chunk(&Chunk { data, index: 0 });
+            prop_assert_eq!(c.user.len(), c.raw_tag.ends.len());
         }
     }
 }

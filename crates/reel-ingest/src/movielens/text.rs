@@ -131,7 +131,10 @@ pub(crate) fn ts_field(b: &[u8]) -> Result<i64, String> {
     match digits_i64(t) {
         Some(v) if v <= MAX_TS => Ok(v),
         Some(_) => Err(format!("timestamp {} is after the year 9999", show(b))),
-        None => Err(format!("timestamp {} is not a unix time in seconds", show(b))),
+        None => Err(format!(
+            "timestamp {} is not a unix time in seconds",
+            show(b)
+        )),
     }
 }
 
@@ -174,7 +177,10 @@ pub(crate) fn rating_field(b: &[u8], scale: Scale) -> Result<u8, String> {
         _ => (false, t),
     };
     let (int, frac) = match memchr::memchr(b'.', t) {
-        Some(i) => (t.get(..i).unwrap_or_default(), t.get(i + 1..).unwrap_or_default()),
+        Some(i) => (
+            t.get(..i).unwrap_or_default(),
+            t.get(i + 1..).unwrap_or_default(),
+        ),
         None => (t, &b""[..]),
     };
     let all_digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
@@ -229,7 +235,10 @@ pub fn split_title_year(title: &str) -> (&str, Option<i32>) {
     let four_digits = |x: &str| x.len() == 4 && x.bytes().all(|c| c.is_ascii_digit());
     let year_text = inner.get(..4).unwrap_or_default();
     let tail = inner.get(4..).unwrap_or_default();
-    let tail_ok = match tail.strip_prefix('-').or_else(|| tail.strip_prefix('\u{2013}')) {
+    let tail_ok = match tail
+        .strip_prefix('-')
+        .or_else(|| tail.strip_prefix('\u{2013}'))
+    {
         None => tail.is_empty(),
         Some(after) => after.is_empty() || four_digits(after),
     };
@@ -289,7 +298,15 @@ mod tests {
         assert_eq!(parse_id(b"42"), Some(42));
         assert_eq!(parse_id(b" 7 "), Some(7));
         assert_eq!(parse_id(b"007"), Some(7));
-        for bad in [&b""[..], b"0", b"-1", b"1.0", b"abc", b"1e3", b"99999999999999999999"] {
+        for bad in [
+            &b""[..],
+            b"0",
+            b"-1",
+            b"1.0",
+            b"abc",
+            b"1e3",
+            b"99999999999999999999",
+        ] {
             assert_eq!(parse_id(bad), None, "{bad:?}");
         }
         assert_eq!(
@@ -316,10 +333,20 @@ mod tests {
             "rating \"2.25\" is off the scale 0.5..=5.0 in half stars"
         );
         for off in [&b"0"[..], b"6", b"5.5", b"-1", b"100", b"0.0"] {
-            assert!(rating_field(off, Scale::Half).unwrap_err().contains("off the scale"), "{off:?}");
+            assert!(
+                rating_field(off, Scale::Half)
+                    .unwrap_err()
+                    .contains("off the scale"),
+                "{off:?}"
+            );
         }
         for nan in [&b""[..], b"abc", b".", b"1.2.3", b"1e0", b"--1", b" "] {
-            assert!(rating_field(nan, Scale::Half).unwrap_err().contains("not a number"), "{nan:?}");
+            assert!(
+                rating_field(nan, Scale::Half)
+                    .unwrap_err()
+                    .contains("not a number"),
+                "{nan:?}"
+            );
         }
     }
 
@@ -337,20 +364,41 @@ mod tests {
 
     #[test]
     fn years_come_from_the_trailing_parentheses() {
-        assert_eq!(split_title_year("Toy Story (1995)"), ("Toy Story", Some(1995)));
+        assert_eq!(
+            split_title_year("Toy Story (1995)"),
+            ("Toy Story", Some(1995))
+        );
         assert_eq!(split_title_year("  Heat (1995)   "), ("Heat", Some(1995)));
         assert_eq!(
             split_title_year("City of Lost Children, The (Cité des enfants perdus, La) (1995)"),
-            ("City of Lost Children, The (Cité des enfants perdus, La)", Some(1995))
+            (
+                "City of Lost Children, The (Cité des enfants perdus, La)",
+                Some(1995)
+            )
         );
-        assert_eq!(split_title_year("Fawlty Towers (1975-1979)"), ("Fawlty Towers", Some(1975)));
-        assert_eq!(split_title_year("Fawlty Towers (1975–1979)"), ("Fawlty Towers", Some(1975)));
-        assert_eq!(split_title_year("Stranger Things (2016-)"), ("Stranger Things", Some(2016)));
+        assert_eq!(
+            split_title_year("Fawlty Towers (1975-1979)"),
+            ("Fawlty Towers", Some(1975))
+        );
+        assert_eq!(
+            split_title_year("Fawlty Towers (1975–1979)"),
+            ("Fawlty Towers", Some(1975))
+        );
+        assert_eq!(
+            split_title_year("Stranger Things (2016-)"),
+            ("Stranger Things", Some(2016))
+        );
         assert_eq!(split_title_year("Babylon 5"), ("Babylon 5", None));
         assert_eq!(split_title_year("unknown"), ("unknown", None));
-        assert_eq!(split_title_year("Nineteen (Eighty)"), ("Nineteen (Eighty)", None));
+        assert_eq!(
+            split_title_year("Nineteen (Eighty)"),
+            ("Nineteen (Eighty)", None)
+        );
         assert_eq!(split_title_year("Movie (19955)"), ("Movie (19955)", None));
-        assert_eq!(split_title_year("Movie (1995-19)"), ("Movie (1995-19)", None));
+        assert_eq!(
+            split_title_year("Movie (1995-19)"),
+            ("Movie (1995-19)", None)
+        );
         assert_eq!(split_title_year("Movie (1995x)"), ("Movie (1995x)", None));
         assert_eq!(split_title_year("(1995)"), ("(1995)", Some(1995)));
         assert_eq!(split_title_year(""), ("", None));
@@ -370,22 +418,34 @@ mod tests {
 
     #[test]
     fn text_decoding() {
-        assert_eq!(LineText::for_line(b"Mis\xe9rables", Encoding::Latin1Fallback), Ok(LineText::Latin1));
+        assert_eq!(
+            LineText::for_line(b"Mis\xe9rables", Encoding::Latin1Fallback),
+            Ok(LineText::Latin1)
+        );
         assert_eq!(LineText::Latin1.decode(b"Mis\xe9rables"), "Misérables");
-        assert_eq!(LineText::for_line("Misérables".as_bytes(), Encoding::Latin1Fallback), Ok(LineText::Utf8));
+        assert_eq!(
+            LineText::for_line("Misérables".as_bytes(), Encoding::Latin1Fallback),
+            Ok(LineText::Utf8)
+        );
         assert_eq!(
             LineText::for_line(b"ab\xff", Encoding::Utf8).unwrap_err(),
             "undecodable text: invalid UTF-8 at byte 3 of the line"
         );
         let long = "é".repeat(1500);
-        assert_eq!(raw_text(long.as_bytes(), Encoding::Utf8).chars().count(), 1000);
+        assert_eq!(
+            raw_text(long.as_bytes(), Encoding::Utf8).chars().count(),
+            1000
+        );
         assert_eq!(raw_text(b"a\xffb", Encoding::Utf8), "a\u{fffd}b");
         assert_eq!(show(&[b'x'; 100]).len(), 40 + 3 + 2);
     }
 
     #[test]
     fn genre_lists_are_normalised() {
-        assert_eq!(genre_list("Action| Comedy |Action||"), vec!["Action", "Comedy"]);
+        assert_eq!(
+            genre_list("Action| Comedy |Action||"),
+            vec!["Action", "Comedy"]
+        );
         assert!(genre_list("(no genres listed)").is_empty());
         assert!(genre_list("").is_empty());
     }

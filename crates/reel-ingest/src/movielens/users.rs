@@ -15,10 +15,26 @@ use crate::{Result, Target};
 
 /// ML-1M occupation codes, from its README.
 pub(crate) const ML1M_OCCUPATIONS: [&str; 21] = [
-    "other or not specified", "academic/educator", "artist", "clerical/admin",
-    "college/grad student", "customer service", "doctor/health care", "executive/managerial",
-    "farmer", "homemaker", "K-12 student", "lawyer", "programmer", "retired", "sales/marketing",
-    "scientist", "self-employed", "technician/engineer", "tradesman/craftsman", "unemployed",
+    "other or not specified",
+    "academic/educator",
+    "artist",
+    "clerical/admin",
+    "college/grad student",
+    "customer service",
+    "doctor/health care",
+    "executive/managerial",
+    "farmer",
+    "homemaker",
+    "K-12 student",
+    "lawyer",
+    "programmer",
+    "retired",
+    "sales/marketing",
+    "scientist",
+    "self-employed",
+    "technician/engineer",
+    "tradesman/craftsman",
+    "unemployed",
     "writer",
 ];
 
@@ -51,7 +67,11 @@ impl LineParser for UsersParser {
             MovieLensFormat::Ml100k => Dialect::Pipe,
             _ => Dialect::DoubleColon,
         };
-        LineSpec { dialect, enc: Encoding::Latin1Fallback, header: None }
+        LineSpec {
+            dialect,
+            enc: Encoding::Latin1Fallback,
+            header: None,
+        }
     }
 
     fn parse(&self, line: &[u8], text: LineText, f: &mut Fields) -> Result<UserRow, String> {
@@ -104,12 +124,20 @@ impl Row for RawUser {
     fn columns(rows: &[Self], l: &Lineage) -> Result<Vec<ArrayRef>> {
         Ok(vec![
             Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1.id))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.1.raw_gender))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| &r.1.raw_gender),
+            )),
             Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1.age))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.1.raw_occupation))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.1.raw_zip))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| &r.1.raw_occupation),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| &r.1.raw_zip),
+            )),
             const_str(&l.source, rows.len())?,
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0 as i64))),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.0 as i64),
+            )),
             const_str(&l.ds, rows.len())?,
         ])
     }
@@ -126,10 +154,16 @@ impl Row for CleanUser {
     fn columns(rows: &[Self], _: &Lineage) -> Result<Vec<ArrayRef>> {
         Ok(vec![
             Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0.id))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.0.gender))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| &r.0.gender),
+            )),
             // `age` was checked to be at most 150.
-            Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.0.age as i32))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.0.occupation))),
+            Arc::new(Int32Array::from_iter_values(
+                rows.iter().map(|r| r.0.age as i32),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| &r.0.occupation),
+            )),
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.0.zip))),
         ])
     }
@@ -153,7 +187,14 @@ pub(crate) fn load(ctx: &mut Ctx<'_>, path: &Path, parser: &UsersParser) -> Resu
             raw.push(RawUser(line, Arc::clone(&u)), sink)?;
             if let Some(first) = first_line.get(&u.id) {
                 let reason = format!("duplicate user id {} (first on line {first})", u.id);
-                return q.push(QRow { line, raw: raw_text(u.text.as_bytes(), Encoding::Utf8), reason }, sink);
+                return q.push(
+                    QRow {
+                        line,
+                        raw: raw_text(u.text.as_bytes(), Encoding::Utf8),
+                        reason,
+                    },
+                    sink,
+                );
             }
             first_line.insert(u.id, line);
             clean.push(CleanUser(u), sink)
@@ -188,22 +229,62 @@ mod tests {
     #[test]
     fn both_layouts() {
         let u = parse(MovieLensFormat::Ml100k, b"1|24|M|technician|85711").unwrap();
-        assert_eq!((u.id, u.age, u.gender.as_str(), u.occupation.as_str(), u.zip.as_str()), (1, 24, "M", "technician", "85711"));
+        assert_eq!(
+            (
+                u.id,
+                u.age,
+                u.gender.as_str(),
+                u.occupation.as_str(),
+                u.zip.as_str()
+            ),
+            (1, 24, "M", "technician", "85711")
+        );
         let u = parse(MovieLensFormat::Dat, b"2::F::56::16::70072").unwrap();
-        assert_eq!((u.id, u.age, u.gender.as_str(), u.occupation.as_str()), (2, 56, "F", "self-employed"));
+        assert_eq!(
+            (u.id, u.age, u.gender.as_str(), u.occupation.as_str()),
+            (2, 56, "F", "self-employed")
+        );
         assert_eq!(u.raw_occupation, "16");
-        assert_eq!(parse(MovieLensFormat::Dat, b"3::M::25::0::55117").unwrap().occupation, "other or not specified");
-        assert_eq!(parse(MovieLensFormat::Dat, b"3::M::25::20::55117").unwrap().occupation, "writer");
+        assert_eq!(
+            parse(MovieLensFormat::Dat, b"3::M::25::0::55117")
+                .unwrap()
+                .occupation,
+            "other or not specified"
+        );
+        assert_eq!(
+            parse(MovieLensFormat::Dat, b"3::M::25::20::55117")
+                .unwrap()
+                .occupation,
+            "writer"
+        );
     }
 
     #[test]
     fn rejections() {
-        assert_eq!(parse(MovieLensFormat::Dat, b"3::M::25::21::1").unwrap_err(), "occupation \"21\" is not a code 0..=20");
-        assert_eq!(parse(MovieLensFormat::Dat, b"3::X::25::2::1").unwrap_err(), "gender \"X\" is not M or F");
-        assert_eq!(parse(MovieLensFormat::Dat, b"3::M::old::2::1").unwrap_err(), "age \"old\" is not a whole number of years (0..=150)");
-        assert_eq!(parse(MovieLensFormat::Ml100k, b"3|20|M||1").unwrap_err(), "occupation is empty");
-        assert_eq!(parse(MovieLensFormat::Ml100k, b"3|20|M|x").unwrap_err(), "expected 5 fields, found 4");
-        assert_eq!(parse(MovieLensFormat::Ml100k, b"0|20|M|x|1").unwrap_err(), "user_id \"0\" is not a positive integer");
+        assert_eq!(
+            parse(MovieLensFormat::Dat, b"3::M::25::21::1").unwrap_err(),
+            "occupation \"21\" is not a code 0..=20"
+        );
+        assert_eq!(
+            parse(MovieLensFormat::Dat, b"3::X::25::2::1").unwrap_err(),
+            "gender \"X\" is not M or F"
+        );
+        assert_eq!(
+            parse(MovieLensFormat::Dat, b"3::M::old::2::1").unwrap_err(),
+            "age \"old\" is not a whole number of years (0..=150)"
+        );
+        assert_eq!(
+            parse(MovieLensFormat::Ml100k, b"3|20|M||1").unwrap_err(),
+            "occupation is empty"
+        );
+        assert_eq!(
+            parse(MovieLensFormat::Ml100k, b"3|20|M|x").unwrap_err(),
+            "expected 5 fields, found 4"
+        );
+        assert_eq!(
+            parse(MovieLensFormat::Ml100k, b"0|20|M|x|1").unwrap_err(),
+            "user_id \"0\" is not a positive integer"
+        );
     }
 
     proptest! {

@@ -13,7 +13,14 @@ fn detect_an_empty_folder_names_the_expected_files() {
     let err = detect(tmp.path()).unwrap_err();
     assert!(matches!(err, Error::NotMovieLens { .. }));
     let msg = err.to_string();
-    for name in ["ratings.csv", "movies.csv", "ratings.dat", "movies.dat", "u.data", "u.item"] {
+    for name in [
+        "ratings.csv",
+        "movies.csv",
+        "ratings.dat",
+        "movies.dat",
+        "u.data",
+        "u.item",
+    ] {
         assert!(msg.contains(name), "{msg}");
     }
 }
@@ -22,7 +29,10 @@ fn detect_an_empty_folder_names_the_expected_files() {
 fn detect_from_a_file_inside_the_folder() {
     let d = detect(&fixture("ml-10m").join("tags.dat")).unwrap();
     assert_eq!(d.dir, fixture("ml-10m"));
-    assert_eq!(d.files.iter().map(|f| f.0).collect::<Vec<_>>(), [Role::Movies, Role::Ratings, Role::Tags]);
+    assert_eq!(
+        d.files.iter().map(|f| f.0).collect::<Vec<_>>(),
+        [Role::Movies, Role::Ratings, Role::Tags]
+    );
     assert_eq!(d.format.to_string(), "ml-dat");
 }
 
@@ -99,7 +109,10 @@ fn a_missing_file_is_an_error() {
     let found = detect(tmp.path()).unwrap();
     std::fs::remove_file(tmp.path().join("ratings.csv")).unwrap();
     let err = ingest(&found, &opts(10), &mut VecSink::new(), &|_| {}).unwrap_err();
-    assert!(matches!(&err, Error::Io { path, .. } if path.ends_with("ratings.csv")), "{err}");
+    assert!(
+        matches!(&err, Error::Io { path, .. } if path.ends_with("ratings.csv")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -116,4 +129,13 @@ fn a_broken_genre_file_is_an_error() {
     std::fs::remove_file(tmp.path().join("u.genre")).unwrap();
     let (sink, _) = run(tmp.path(), 1 << 20);
     assert_eq!(sink.rows(Target::Clean("movies")), 1682);
+}
+
+#[test]
+fn a_hand_built_release_without_ratings_is_refused() {
+    let mut found = detect(&fixture("ml-csv")).unwrap();
+    found.files.retain(|(r, _)| *r != Role::Ratings);
+    let err = ingest(&found, &opts(10), &mut VecSink::new(), &|_| {}).unwrap_err();
+    assert!(matches!(err, Error::MissingFile { .. }), "{err}");
+    assert!(err.to_string().contains("no ratings file"), "{err}");
 }

@@ -30,7 +30,10 @@ fn every_bad_line_has_its_reason() {
                 r(5, "user_id \"0\" is not a positive integer"),
                 r(6, "movie_id \"xyz\" is not a positive integer"),
                 r(7, "rating \"7.0\" is off the scale 0.5..=5.0 in half stars"),
-                r(8, "rating \"2.25\" is off the scale 0.5..=5.0 in half stars"),
+                r(
+                    8,
+                    "rating \"2.25\" is off the scale 0.5..=5.0 in half stars"
+                ),
                 r(9, "rating \"good\" is not a number"),
                 r(10, "timestamp \"noon\" is not a unix time in seconds"),
                 r(11, "timestamp \"-1\" is not a unix time in seconds"),
@@ -56,8 +59,19 @@ fn every_bad_line_has_its_reason() {
                 r(6, "unknown movie id 99"),
             ]
         );
-        let counts: Vec<(&str, u64, u64, u64, u64)> =
-            report.tables.iter().map(|c| (c.table.as_str(), c.read, c.loaded, c.quarantined, c.duplicates)).collect();
+        let counts: Vec<(&str, u64, u64, u64, u64)> = report
+            .tables
+            .iter()
+            .map(|c| {
+                (
+                    c.table.as_str(),
+                    c.read,
+                    c.loaded,
+                    c.quarantined,
+                    c.duplicates,
+                )
+            })
+            .collect();
         assert_eq!(
             counts,
             [
@@ -69,12 +83,28 @@ fn every_bad_line_has_its_reason() {
             ]
         );
         // raw holds the lines that parsed, duplicates and unknown movies included.
-        assert_eq!(i64s(&table(&sink, Target::Raw("movies")), "_line"), [2, 7, 10]);
-        assert_eq!(i64s(&table(&sink, Target::Raw("ratings")), "_line"), [2, 13, 15, 16]);
+        assert_eq!(
+            i64s(&table(&sink, Target::Raw("movies")), "_line"),
+            [2, 7, 10]
+        );
+        assert_eq!(
+            i64s(&table(&sink, Target::Raw("ratings")), "_line"),
+            [2, 13, 15, 16]
+        );
         assert_eq!(i64s(&table(&sink, Target::Raw("tags")), "_line"), [2, 6]);
-        assert_eq!(i64s(&table(&sink, Target::Raw("links")), "_line"), [2, 3, 6]);
-        let got: Vec<(i64, i64, f64)> = clean_ratings(&sink).iter().map(|r| (r.0, r.1, r.2)).collect();
-        assert_eq!(got, [(1, 1, 4.0), (2, 6, 1.0)], "a timestamp tie keeps the later line");
+        assert_eq!(
+            i64s(&table(&sink, Target::Raw("links")), "_line"),
+            [2, 3, 6]
+        );
+        let got: Vec<(i64, i64, f64)> = clean_ratings(&sink)
+            .iter()
+            .map(|r| (r.0, r.1, r.2))
+            .collect();
+        assert_eq!(
+            got,
+            [(1, 1, 4.0), (2, 6, 1.0)],
+            "a timestamp tie keeps the later line"
+        );
     }
 }
 

@@ -14,7 +14,10 @@ fn shuffled(from: &Path, ratings: &str, header: bool) -> tempfile::TempDir {
         std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
     }
     let bytes = std::fs::read(from.join(ratings)).unwrap();
-    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let mut lines: Vec<&[u8]> = bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     let head = if header { Some(lines.remove(0)) } else { None };
     let mut users: Vec<(&[u8], Vec<&[u8]>)> = Vec::new();
     for l in lines {
@@ -25,7 +28,8 @@ fn shuffled(from: &Path, ratings: &str, header: bool) -> tempfile::TempDir {
         }
     }
     let longest = users.iter().map(|(_, ls)| ls.len()).max().unwrap_or(0);
-    let dealt = (0..longest).flat_map(|i| users.iter().filter_map(move |(_, ls)| ls.get(i).copied()));
+    let dealt =
+        (0..longest).flat_map(|i| users.iter().filter_map(move |(_, ls)| ls.get(i).copied()));
     let mut out: Vec<u8> = Vec::new();
     for l in head.into_iter().chain(dealt) {
         out.extend_from_slice(l);
@@ -42,12 +46,20 @@ fn sorted(mut v: Vec<(i64, i64, f64, i64)>) -> Vec<(i64, i64, f64, i64)> {
 
 #[test]
 fn shuffled_files_give_the_same_clean_ratings() {
-    for (name, file, header) in [("ml-1m", "ratings.dat", false), ("ml-csv", "ratings.csv", true), ("ml-10m", "ratings.dat", false)] {
+    for (name, file, header) in [
+        ("ml-1m", "ratings.dat", false),
+        ("ml-csv", "ratings.csv", true),
+        ("ml-10m", "ratings.dat", false),
+    ] {
         let (grouped, g) = run(&fixture(name), 1 << 20);
         let tmp = shuffled(&fixture(name), file, header);
         for batch_rows in [1 << 20, 2, 3] {
             let (mixed, m) = run(tmp.path(), batch_rows);
-            assert_eq!(sorted(clean_ratings(&mixed)), sorted(clean_ratings(&grouped)), "{name} batch {batch_rows}");
+            assert_eq!(
+                sorted(clean_ratings(&mixed)),
+                sorted(clean_ratings(&grouped)),
+                "{name} batch {batch_rows}"
+            );
             assert_eq!(m.table("ratings"), g.table("ratings"), "{name}");
         }
     }

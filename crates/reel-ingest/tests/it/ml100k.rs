@@ -17,7 +17,9 @@ fn loads_everything_cleanly() {
     assert_eq!((users.len(), movies.len()), (943, 1682));
     assert_eq!(sink.rows(Target::Clean("movies")), 1682);
     assert_eq!(sink.rows(Target::Clean("users")), 943);
-    let genres: BTreeSet<String> = strs(&table(&sink, Target::Clean("movie_genres")), "genre").into_iter().collect();
+    let genres: BTreeSet<String> = strs(&table(&sink, Target::Clean("movie_genres")), "genre")
+        .into_iter()
+        .collect();
     assert_eq!(genres.len(), 19);
     assert!(genres.contains("unknown") && genres.contains("Film-Noir"));
     for t in ["ratings", "movies", "users"] {
@@ -43,13 +45,19 @@ fn items_and_users_are_typed() {
     assert_eq!(opt_dates(&m, "release_date")[0], Some(9131)); // 1995-01-01
     assert_eq!(strs(&m, "genres")[0], "Animation|Children's|Comedy");
     // Movie 267 is "unknown": no year, no date, no URL, genre `unknown`.
-    let i = i64s(&m, "movie_id").iter().position(|&id| id == 267).unwrap();
+    let i = i64s(&m, "movie_id")
+        .iter()
+        .position(|&id| id == 267)
+        .unwrap();
     assert_eq!(opt_i32s(&m, "year")[i], None);
     assert_eq!(opt_dates(&m, "release_date")[i], None);
     assert_eq!(opt_strs(&m, "imdb_url")[i], None);
     assert_eq!(strs(&m, "genres")[i], "unknown");
     let raw = table(&sink, Target::Raw("movies"));
-    assert_eq!(opt_strs(&raw, "release_date")[0].as_deref(), Some("01-Jan-1995"));
+    assert_eq!(
+        opt_strs(&raw, "release_date")[0].as_deref(),
+        Some("01-Jan-1995")
+    );
     let u = table(&sink, Target::Clean("users"));
     assert_eq!(strs(&u, "occupation")[0], "technician");
     assert_eq!(strs(&u, "zip")[0], "85711");

@@ -1,5 +1,5 @@
 //! Integration tests of the lake. One conformance suite ([`suite`]) runs on every backend
-//! (a temp folder and `memory://`); [`local_only`] checks the folder layout; [`crash`] kills a writer process mid-write;
+//! (a temp folder, `memory://`, and S3 when `REELHOUSE_TEST_S3_ROOT` is set); [`local_only`] checks the folder layout; [`crash`] kills a writer process mid-write;
 //! [`speed`] is an ignored throughput check (`--ignored --nocapture`).
 #![allow(clippy::unwrap_used)]
 
@@ -21,17 +21,39 @@ pub struct Backend {
     pub _dir: Option<tempfile::TempDir>,
 }
 
-pub fn memory() -> Backend {
-    Backend {
+pub fn memory() -> Option<Backend> {
+    Some(Backend {
         lake: Lake::try_new("memory://", None).unwrap(),
         _dir: None,
-    }
+    })
 }
 
-pub fn local() -> Backend {
+pub fn local() -> Option<Backend> {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::try_new(dir.path().join("lake").to_str().unwrap(), None).unwrap();
-    Backend { lake, _dir: Some(dir) }
+    Some(Backend { lake, _dir: Some(dir) })
+}
+
+/// The env var naming an S3 root the suite may write to (`s3://bucket/prefix`).
+pub const S3_ROOT_ENV: &str = "REELHOUSE_TEST_S3_ROOT";
+/// The env var naming the S3 endpoint (MinIO, ...); unset for AWS.
+pub const S3_ENDPOINT_ENV: &str = "REELHOUSE_TEST_S3_ENDPOINT";
+
+/// S3 when `REELHOUSE_TEST_S3_ROOT` is set (credentials from `AWS_*`), each test under a
+/// fresh prefix; `None` (the test is skipped) otherwise.
+pub fn s3() -> Option<Backend> {
+    let root = std::env::var(S3_ROOT_ENV).ok()?;
+    let endpoint = std::env::var(S3_ENDPOINT_ENV).ok();
+    let config = reel_common::S3Config {
+        allow_http: endpoint.as_deref().is_some_and(|e| e.starts_with("http://")),
+        endpoint,
+        region: std::env::var("AWS_REGION").ok(),
+    };
+    let root = format!("{}/{}", root.trim_end_matches('/'), reel_common::RunId::new());
+    Some(Backend {
+        lake: Lake::try_new(&root, Some(&config)).unwrap(),
+        _dir: None,
+    })
 }
 
 pub fn t(name: &str) -> TableRef {
@@ -133,7 +155,10 @@ macro_rules! conformance {
                 ($name:ident) => {
                     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                     async fn $name() {
-                        let b = crate::$backend();
+                        let Some(b) = crate::$backend() else {
+                            println!("skipped: set {} to run the lake suite on S3", crate::S3_ROOT_ENV);
+                            return;
+                        };
                         suite::$name(&b.lake).await;
                     }
                 };
@@ -157,9 +182,12 @@ macro_rules! conformance {
             case!(target_file_rows_splits_files);
             case!(history_lists_commits_newest_first);
             case!(open_version_out_of_range_is_refused);
+            case!(date_partitions_are_replaced_by_day);
+            case!(timestamps_without_zone_work_and_upgrade_the_protocol);
         }
     };
 }
 
 conformance!(memory);
 conformance!(local);
+conformance!(s3);

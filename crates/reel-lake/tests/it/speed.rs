@@ -1,5 +1,6 @@
 //! Write throughput, ignored by default:
-//! `cargo test --release -p reel-lake --test it speed -- --ignored --nocapture`.
+//! `cargo test --release -p reel-lake -p reel-catalog --test it speed -- --ignored --nocapture`
+//! (the same package set as the usual test run, so nothing is rebuilt).
 //! `REEL_SPEED_ROWS` sets the row count (10M by default).
 use std::sync::Arc;
 use std::time::Instant;

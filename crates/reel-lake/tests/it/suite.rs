@@ -410,3 +410,95 @@ pub async fn open_version_out_of_range_is_refused(lake: &Lake) {
     assert!(matches!(err, Error::VersionNotFound { version: 5, latest: 0, .. }), "{err:?}");
     assert!(err.to_string().contains("clean.links has no version 5"), "{err}");
 }
+
+pub async fn date_partitions_are_replaced_by_day(lake: &Lake) {
+    use arrow::array::Date32Array;
+    let table = t("raw.views");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("day", DataType::Date32, false),
+    ]));
+    let day = |s: &str| {
+        let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        (d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32
+    };
+    let write = |ids: Vec<i64>, d: &'static str| {
+        let lake = lake.clone();
+        let table = table.clone();
+        let schema = schema.clone();
+        let n = ids.len();
+        let days = vec![day(d); n];
+        async move {
+            let b = RecordBatch::try_new(
+                schema.clone(),
+                vec![Arc::new(Int64Array::from(ids)), Arc::new(Date32Array::from(days))],
+            )
+            .unwrap();
+            let mut w = lake.writer(&table, schema).with_mode(WriteMode::ReplacePartition {
+                column: "day".into(),
+                value: d.into(),
+            });
+            w.write(b).await.unwrap();
+            w.commit().await.unwrap()
+        }
+    };
+    write(vec![1, 2, 3], "2025-04-09").await;
+    write(vec![4], "2025-04-10").await;
+    let m = write(vec![5, 6], "2025-04-09").await;
+    assert_eq!(m.files_removed, 1);
+    let i = lake.info(&table).await.unwrap();
+    assert_eq!(i.row_count, Some(3));
+    assert_eq!(i.schema.field_with_name("day").unwrap().data_type(), &DataType::Date32);
+    assert!(active_files(lake, &table).await.iter().any(|f| f.starts_with("day=2025-04-10/")));
+}
+
+pub async fn timestamps_without_zone_work_and_upgrade_the_protocol(lake: &Lake) {
+    use arrow::array::TimestampSecondArray;
+    use arrow::datatypes::TimeUnit;
+    let table = t("clean.events");
+    // Version 0: no timestamp column.
+    let ids = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+    let mut w = lake.writer(&table, ids.clone());
+    w.write(RecordBatch::try_new(ids, vec![Arc::new(Int64Array::from(vec![1, 2]))]).unwrap())
+        .await
+        .unwrap();
+    w.commit().await.unwrap();
+
+    // Version 1 adds a timestamp without time zone, in seconds (stored as microseconds).
+    let with_ts = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("at", DataType::Timestamp(TimeUnit::Second, None), true),
+    ]));
+    let b = RecordBatch::try_new(
+        with_ts.clone(),
+        vec![
+            Arc::new(Int64Array::from(vec![3, 4, 5])),
+            Arc::new(TimestampSecondArray::from(vec![Some(1_700_000_000), None, Some(0)])),
+        ],
+    )
+    .unwrap();
+    let mut w = lake.writer(&table, with_ts.clone());
+    w.write(b.clone()).await.unwrap();
+    let m = w.commit().await.unwrap();
+    assert_eq!((m.version, m.files_removed), (1, 1));
+    let i = lake.info(&table).await.unwrap();
+    assert_eq!(i.row_count, Some(3));
+    assert_eq!(
+        i.schema.field_with_name("at").unwrap().data_type(),
+        &DataType::Timestamp(TimeUnit::Microsecond, None)
+    );
+    let got = lake.scan(&table).await.unwrap();
+    let at = arrow::compute::concat(&got.iter().map(|b| b.column(1).as_ref()).collect::<Vec<_>>()).unwrap();
+    let at = arrow::compute::cast(&at, &DataType::Int64).unwrap();
+    let mut at: Vec<Option<i64>> = at.as_any().downcast_ref::<Int64Array>().unwrap().iter().collect();
+    at.sort();
+    assert_eq!(at, vec![None, Some(0), Some(1_700_000_000_000_000)]);
+
+    // Appending more of the same schema works, and the old version still reads.
+    let mut w = lake.writer(&table, with_ts).with_mode(WriteMode::Append);
+    w.write(b).await.unwrap();
+    assert_eq!(w.commit().await.unwrap().version, 2);
+    assert_eq!(lake.info(&table).await.unwrap().row_count, Some(6));
+    let old = lake.open_version(&table, 0).await.unwrap();
+    assert_eq!(reel_lake::scan_table(&table, &old).await.unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+}

@@ -12,7 +12,14 @@ fn spec(dialect: Dialect, scale: Scale) -> RatingsSpec {
         Dialect::Csv => (Encoding::Utf8, Some("userId,movieId,rating,timestamp")),
         _ => (Encoding::Latin1Fallback, None),
     };
-    RatingsSpec { line: LineSpec { dialect, enc, header }, scale }
+    RatingsSpec {
+        line: LineSpec {
+            dialect,
+            enc,
+            header,
+        },
+        scale,
+    }
 }
 
 fn movies(ids: impl IntoIterator<Item = i64>) -> IdSet {
@@ -34,7 +41,11 @@ fn fast_of(dialect: Dialect, line: &[u8], scale: Scale) -> Option<(Rating, usize
 
 fn slow_of(dialect: Dialect, line: &[u8], scale: Scale) -> Result<Rating, String> {
     let ids = movies([]);
-    let p = RatingsParser { spec: spec(dialect, scale), movies: &ids, streaming: false };
+    let p = RatingsParser {
+        spec: spec(dialect, scale),
+        movies: &ids,
+        streaming: false,
+    };
     p.slow(line, &mut Fields::default())
 }
 
@@ -50,12 +61,33 @@ fn sep(dialect: Dialect) -> &'static str {
 #[test]
 fn plain_lines_take_the_fast_path() {
     let (r, next) = fast_of(Dialect::Csv, b"1,31,2.5,1260759144\n2,", Scale::Half).unwrap();
-    assert_eq!(r, Rating { user: 1, movie: 31, half: 5, ts: 1260759144 });
+    assert_eq!(
+        r,
+        Rating {
+            user: 1,
+            movie: 31,
+            half: 5,
+            ts: 1260759144
+        }
+    );
     assert_eq!(next, 20);
-    let (r, next) = fast_of(Dialect::DoubleColon, b"1::1193::5::978300760\r\n", Scale::Whole).unwrap();
+    let (r, next) = fast_of(
+        Dialect::DoubleColon,
+        b"1::1193::5::978300760\r\n",
+        Scale::Whole,
+    )
+    .unwrap();
     assert_eq!((r.half, next), (10, 23));
     assert!(fast_of(Dialect::Tab, b"196\t242\t3\t881250949", Scale::Whole).is_some());
-    for odd in [&b"1,31,2.5,12 \n"[..], b"1, 31,2.5,1\n", b"\"1\",31,2.5,1\n", b"1,31,2.25,1\n", b"0,31,2.5,1\n", b"1,31,6,1\n", b"1,31,2.5\n"] {
+    for odd in [
+        &b"1,31,2.5,12 \n"[..],
+        b"1, 31,2.5,1\n",
+        b"\"1\",31,2.5,1\n",
+        b"1,31,2.25,1\n",
+        b"0,31,2.5,1\n",
+        b"1,31,6,1\n",
+        b"1,31,2.5\n",
+    ] {
         assert!(fast_of(Dialect::Csv, odd, Scale::Half).is_none(), "{odd:?}");
     }
     assert!(fast_of(Dialect::Csv, b"1,31,2.5,1", Scale::Whole).is_none());
@@ -70,29 +102,63 @@ fn the_general_path_explains_every_refusal() {
         (b"0,2,3,4", "user_id \"0\" is not a positive integer"),
         (b"1,-2,3,4", "movie_id \"-2\" is not a positive integer"),
         (b"1,2,seven,4", "rating \"seven\" is not a number"),
-        (b"1,2,7,4", "rating \"7\" is off the scale 0.5..=5.0 in half stars"),
-        (b"1,2,3.3,4", "rating \"3.3\" is off the scale 0.5..=5.0 in half stars"),
-        (b"1,2,3,yesterday", "timestamp \"yesterday\" is not a unix time in seconds"),
-        (b"1,2,3,-4", "timestamp \"-4\" is not a unix time in seconds"),
-        (b"1,2,3,4\xff", "undecodable text: invalid UTF-8 at byte 8 of the line"),
+        (
+            b"1,2,7,4",
+            "rating \"7\" is off the scale 0.5..=5.0 in half stars",
+        ),
+        (
+            b"1,2,3.3,4",
+            "rating \"3.3\" is off the scale 0.5..=5.0 in half stars",
+        ),
+        (
+            b"1,2,3,yesterday",
+            "timestamp \"yesterday\" is not a unix time in seconds",
+        ),
+        (
+            b"1,2,3,-4",
+            "timestamp \"-4\" is not a unix time in seconds",
+        ),
+        (
+            b"1,2,3,4\xff",
+            "undecodable text: invalid UTF-8 at byte 8 of the line",
+        ),
         (b"1,\"2,3,4", "field 2 opens a quote that is never closed"),
     ];
     for (line, reason) in cases {
-        assert_eq!(slow_of(Dialect::Csv, line, Scale::Half).unwrap_err(), reason, "{line:?}");
+        assert_eq!(
+            slow_of(Dialect::Csv, line, Scale::Half).unwrap_err(),
+            reason,
+            "{line:?}"
+        );
     }
     assert_eq!(
         slow_of(Dialect::DoubleColon, b"1::2::3.5::4", Scale::Whole).unwrap_err(),
         "rating \"3.5\" is off the scale 1..=5 in whole stars"
     );
     // Accepted by the general path only: spaces, quotes.
-    assert_eq!(slow_of(Dialect::Csv, b" 1 ,\"2\", 3.0 ,4 ", Scale::Half).unwrap(), Rating { user: 1, movie: 2, half: 6, ts: 4 });
+    assert_eq!(
+        slow_of(Dialect::Csv, b" 1 ,\"2\", 3.0 ,4 ", Scale::Half).unwrap(),
+        Rating {
+            user: 1,
+            movie: 2,
+            half: 6,
+            ts: 4
+        }
+    );
 }
 
 #[test]
 fn eight_digits_at_once() {
     assert_eq!(eight_digits(b"12345678", 0), Some(12_345_678));
     assert_eq!(eight_digits(b"x00000009", 1), Some(9));
-    for bad in [&b"1234567"[..], b"1234567a", b"/2345678", b":2345678", b"1234 678", b"\xff2345678"] {
+    for bad in [
+        &b"1234567"[..],
+        b"1234567a",
+        b"/2345678",
+        b":2345678",
+        b"1234 678",
+        b"\xff2345678",
+    ] {
         assert_eq!(eight_digits(bad, 0), None, "{bad:?}");
     }
     assert_eq!(long_uint(b"1260759144,", 0), Some((1_260_759_144, 10)));
@@ -102,7 +168,11 @@ fn eight_digits_at_once() {
 
 #[test]
 fn fallback_keys_pack_and_unpack() {
-    for k in [(1, 1, 0, 0), (u32::MAX as i64, 7, (1 << TS_BITS) - 1, (1 << POS_BITS) - 1), (5, u32::MAX as i64, 1_700_000_000, 12)] {
+    for k in [
+        (1, 1, 0, 0),
+        (u32::MAX as i64, 7, (1 << TS_BITS) - 1, (1 << POS_BITS) - 1),
+        (5, u32::MAX as i64, 1_700_000_000, 12),
+    ] {
         assert!(packable(k.0, k.1, k.2, k.3));
         assert_eq!(unpack(pack(k.0, k.1, k.2, k.3)), k);
     }
@@ -113,11 +183,21 @@ fn fallback_keys_pack_and_unpack() {
 
 #[test]
 fn fallback_switches_to_wide_keys_for_large_values() {
-    let rows = [(1, 1, 4, 10), (1 << 40, 2, 6, 20), (1, 1, 8, 5), (1 << 40, 2, 2, MAX_TS)];
+    let rows = [
+        (1, 1, 4, 10),
+        (1 << 40, 2, 6, 20),
+        (1, 1, 8, 5),
+        (1 << 40, 2, 2, MAX_TS),
+    ];
     let mut f = Fallback::new();
     let mut cols = Cols::default();
     for (u, m, h, t) in rows {
-        cols.push(Rating { user: u, movie: m, half: h, ts: t });
+        cols.push(Rating {
+            user: u,
+            movie: m,
+            half: h,
+            ts: t,
+        });
     }
     f.extend(&cols);
     assert!(matches!(f.keys, Keys::Wide(_)));
@@ -125,7 +205,13 @@ fn fallback_switches_to_wide_keys_for_large_values() {
     let mut clean = CleanAcc::new(10);
     assert_eq!(f.finish(&mut clean, &mut sink).unwrap(), 2);
     clean.flush(&mut sink).unwrap();
-    assert_eq!(clean_rows(&sink), [(1, 1, 2.0, 10_000_000), (1 << 40, 2, 1.0, MAX_TS * 1_000_000)]);
+    assert_eq!(
+        clean_rows(&sink),
+        [
+            (1, 1, 2.0, 10_000_000),
+            (1 << 40, 2, 1.0, MAX_TS * 1_000_000)
+        ]
+    );
 }
 
 #[test]
@@ -140,7 +226,14 @@ fn keep_latest_prefers_the_latest_then_the_later_line() {
 }
 
 /// Runs `load` on `content` and returns the sink and counts.
-fn load_text(content: &str, dialect: Dialect, known: &IdSet, chunk_bytes: usize, batch_rows: usize, force_fallback: bool) -> (VecSink, TableCounts) {
+fn load_text(
+    content: &str,
+    dialect: Dialect,
+    known: &IdSet,
+    chunk_bytes: usize,
+    batch_rows: usize,
+    force_fallback: bool,
+) -> (VecSink, TableCounts) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ratings.x");
     std::fs::write(&path, content).unwrap();
@@ -169,7 +262,9 @@ fn clean_rows(sink: &VecSink) -> Vec<CleanRow> {
     let m = b.column(1).as_primitive::<Int64Type>();
     let r = b.column(2).as_primitive::<Float64Type>();
     let t = b.column(3).as_primitive::<TimestampMicrosecondType>();
-    (0..b.num_rows()).map(|i| (u.value(i), m.value(i), r.value(i), t.value(i))).collect()
+    (0..b.num_rows())
+        .map(|i| (u.value(i), m.value(i), r.value(i), t.value(i)))
+        .collect()
 }
 
 /// The rule, written plainly: latest timestamp wins, then the later line.
@@ -186,7 +281,10 @@ fn reference(rows: &[(i64, i64, u8, i64)], known: &IdSet) -> (Vec<CleanRow>, u64
             *e = (t, line, h);
         }
     }
-    let mut out: Vec<CleanRow> = best.into_iter().map(|((u, m), (t, _, h))| (u, m, f64::from(h) / 2.0, t * 1_000_000)).collect();
+    let mut out: Vec<CleanRow> = best
+        .into_iter()
+        .map(|((u, m), (t, _, h))| (u, m, f64::from(h) / 2.0, t * 1_000_000))
+        .collect();
     out.sort_by_key(|r| (r.0, r.1));
     let dups = (candidates - out.len()) as u64;
     (out, dups)
@@ -196,7 +294,10 @@ fn reference(rows: &[(i64, i64, u8, i64)], known: &IdSet) -> (Vec<CleanRow>, u64
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % n
     }
 }
@@ -206,7 +307,12 @@ fn generate(seed: u64, users: u64, grouped: bool) -> Vec<(i64, i64, u8, i64)> {
     let mut rows = Vec::new();
     for u in 1..=users {
         for _ in 0..g.next(12) {
-            rows.push((u as i64, 1 + g.next(15) as i64, 1 + g.next(10) as u8, g.next(5) as i64));
+            rows.push((
+                u as i64,
+                1 + g.next(15) as i64,
+                1 + g.next(10) as u8,
+                g.next(5) as i64,
+            ));
         }
     }
     if !grouped {
@@ -242,20 +348,32 @@ fn streaming_and_fallback_agree_with_the_rule() {
                     let mut got = clean_rows(&sink);
                     let streamed = grouped && !force;
                     if !streamed {
-                        assert!(got.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)), "fallback output is sorted");
+                        assert!(
+                            got.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)),
+                            "fallback output is sorted"
+                        );
                     }
                     if grouped {
-                        assert!(got.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)), "seed {seed} chunk {chunk}: streaming output sorted for an ascending file");
+                        assert!(
+                            got.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)),
+                            "seed {seed} chunk {chunk}: streaming output sorted for an ascending file"
+                        );
                     }
                     got.sort_by_key(|r| (r.0, r.1));
-                    assert_eq!(got, want, "seed {seed} grouped {grouped} chunk {chunk} force {force}");
+                    assert_eq!(
+                        got, want,
+                        "seed {seed} grouped {grouped} chunk {chunk} force {force}"
+                    );
                     assert_eq!(c.duplicates, want_dups);
                     assert_eq!(c.read, rows.len() as u64);
                     assert_eq!(c.read, c.loaded + c.quarantined + c.duplicates);
                     assert_eq!(sink.rows(Target::Raw(RATINGS)), rows.len());
                     let unknown = rows.iter().filter(|r| !known.contains(r.1)).count();
                     assert_eq!(sink.rows(Target::Quarantine(RATINGS)), unknown);
-                    assert!(sink.batches_for(Target::Raw(RATINGS)).all(|b| b.num_rows() <= batch));
+                    assert!(
+                        sink.batches_for(Target::Raw(RATINGS))
+                            .all(|b| b.num_rows() <= batch)
+                    );
                 }
             }
         }
@@ -265,11 +383,18 @@ fn streaming_and_fallback_agree_with_the_rule() {
 #[test]
 fn prescan_sees_grouping() {
     let known = movies(1..=20);
-    let p = RatingsParser { spec: spec(Dialect::Csv, Scale::Half), movies: &known, streaming: false };
+    let p = RatingsParser {
+        spec: spec(Dialect::Csv, Scale::Half),
+        movies: &known,
+        streaming: false,
+    };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.csv");
     for (text, grouped) in [
-        ("userId,movieId,rating,timestamp\n1,1,1,1\n1,2,1,1\n2,1,1,1\n\n3,1,1,1\n", true),
+        (
+            "userId,movieId,rating,timestamp\n1,1,1,1\n1,2,1,1\n2,1,1,1\n\n3,1,1,1\n",
+            true,
+        ),
         ("1,1,1,1\n2,1,1,1\n1,2,1,1\n", false),
         // A quoted user id is still a user id.
         ("1,1,1,1\n2,1,1,1\n\"1\",2,1,1\n", false),
@@ -279,7 +404,11 @@ fn prescan_sees_grouping() {
     ] {
         std::fs::write(&path, text).unwrap();
         for chunk in [1, 8, 1 << 20] {
-            assert_eq!(prescan(&path, chunk, &p).unwrap(), grouped, "{text:?} chunk {chunk}");
+            assert_eq!(
+                prescan(&path, chunk, &p).unwrap(),
+                grouped,
+                "{text:?} chunk {chunk}"
+            );
         }
     }
 }
@@ -302,8 +431,14 @@ fn lines_are_numbered_in_the_file() {
         assert_eq!(q.column(2).as_string::<i32>().value(0), "1,9,3.0,11");
         assert_eq!(q.column(0).as_string::<i32>().value(0), "ratings.x");
         assert_eq!(raw.column(6).as_string::<i32>().value(2), "2025-04-09");
-        assert_eq!((c.read, c.loaded, c.quarantined, c.duplicates), (4, 2, 2, 0));
-        assert_eq!(clean_rows(&sink), [(1, 1, 4.0, 10_000_000), (2, 2, 0.5, 12_000_000)]);
+        assert_eq!(
+            (c.read, c.loaded, c.quarantined, c.duplicates),
+            (4, 2, 2, 0)
+        );
+        assert_eq!(
+            clean_rows(&sink),
+            [(1, 1, 4.0, 10_000_000), (2, 2, 0.5, 12_000_000)]
+        );
         assert_eq!(raw.column(2).null_count(), 0);
     }
 }
@@ -311,17 +446,34 @@ fn lines_are_numbered_in_the_file() {
 #[test]
 fn a_wrong_header_is_quarantined_once() {
     let known = movies([1]);
-    let (sink, c) = load_text("user,movie,stars,time\n1,1,4,5\n", Dialect::Csv, &known, 1 << 20, 10, false);
+    let (sink, c) = load_text(
+        "user,movie,stars,time\n1,1,4,5\n",
+        Dialect::Csv,
+        &known,
+        1 << 20,
+        10,
+        false,
+    );
     assert_eq!((c.read, c.loaded, c.quarantined), (2, 1, 1));
     let q = sink.table(Target::Quarantine(RATINGS)).unwrap();
-    assert!(q.column(3).as_string::<i32>().value(0).starts_with("unexpected header \"user,movie,stars,time\""));
+    assert!(
+        q.column(3)
+            .as_string::<i32>()
+            .value(0)
+            .starts_with("unexpected header \"user,movie,stars,time\"")
+    );
     // No header at all is fine.
     let (_, c) = load_text("1,1,4,5\n", Dialect::Csv, &known, 1 << 20, 10, false);
     assert_eq!((c.read, c.loaded, c.quarantined), (1, 1, 0));
 }
 
 fn dialect() -> impl Strategy<Value = Dialect> {
-    prop_oneof![Just(Dialect::Tab), Just(Dialect::Pipe), Just(Dialect::Csv), Just(Dialect::DoubleColon)]
+    prop_oneof![
+        Just(Dialect::Tab),
+        Just(Dialect::Pipe),
+        Just(Dialect::Csv),
+        Just(Dialect::DoubleColon)
+    ]
 }
 
 proptest! {
