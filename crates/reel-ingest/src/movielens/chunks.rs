@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!   reader thread            parser thread (rayon)           calling thread
-//!   read 8 MiB, cut at \n -> parse a window of chunks  ->   merge in order: dedupe,
+//!   read 4 MiB, cut at \n -> parse a window of chunks  ->   merge in order: dedupe,
 //!   sha256 the bytes          in parallel                    build batches, Sink::emit
 //! ```
 //!

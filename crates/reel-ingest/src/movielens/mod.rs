@@ -31,19 +31,27 @@
 //!     `genres = ""` and no `movie_genres` row.
 //!   - `clean.users` maps ML-1M occupation codes to their names (`12` -> `programmer`);
 //!     `age` is the ML-1M age-group code as written (1, 18, 25, ...), an age in ML-100K.
-//! - `quarantine.*`: every line that was not loaded into clean, with the reason: bad field
-//!   count, bad id, rating or timestamp, undecodable text, a movie id that the movies file
-//!   does not have (`unknown movie id 123`; such a line *is* in raw, as it parsed), a movie
-//!   or user id seen before in its file (the first line wins). Blank lines are skipped.
+//!   - `clean.links` keeps the first link of each movie; `clean.tags` keeps every tagging.
+//! - `quarantine.*`: every line that could not be loaded, with the reason: bad field count,
+//!   bad id, rating or timestamp, undecodable text, an unexpected CSV header, a movie id
+//!   that the movies file does not have (`unknown movie id 123`; such a line *is* in raw,
+//!   as it parsed), a movie, user or link id seen before in its file (the first line wins).
+//!   Blank lines are skipped and not counted. Superseded duplicate ratings are not
+//!   quarantined: they are counted in [`TableCounts::duplicates`].
 //!
 //! Per table, `read = loaded + quarantined + duplicates` ([`TableCounts`]).
+//!
+//! Lenient on purpose: fields may be padded with spaces, numbers may have leading zeros
+//! (`05`, `4.50`), a `movies.dat` title or a `tags.dat` tag may itself hold `::`, CRLF line
+//! ends and a UTF-8 byte order mark are fine. A CSV record cannot span lines (no MovieLens
+//! file has one): such a line is quarantined as an unclosed quote.
 //!
 //! # Flow
 //!
 //! ```text
 //!   detect(folder) -> Detected { format, files }
 //!   ingest: [u.genre] -> movies -> [users] -> ratings -> [tags] -> [links]
-//!            each file: reader (8 MiB chunks, sha256) -> parse chunks on rayon -> merge
+//!            each file: reader (4 MiB chunks, sha256) -> parse chunks on rayon -> merge
 //!            in order on the caller's thread -> Sink::emit(Target, RecordBatch)
 //! ```
 //!
@@ -183,7 +191,7 @@ pub struct IngestOptions {
     /// The run day written to the `ds` column of raw and quarantine rows.
     pub ds: Ds,
     /// Rows per emitted batch (the last batch of a table is smaller). Also bounds the size
-    /// of the chunks files are read in (about 16 bytes a row, at most 8 MiB).
+    /// of the chunks files are read in (about 16 bytes a row, at most 4 MiB).
     pub batch_rows: usize,
 }
 
@@ -235,27 +243,12 @@ impl IngestReport {
     }
 }
 
-/// Internal knobs, derived from the options (tests set them directly).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Tuning {
-    pub chunk_bytes: usize,
-    pub force_fallback: bool,
-}
-
-impl Tuning {
-    fn for_options(opts: &IngestOptions) -> Self {
-        Tuning {
-            chunk_bytes: opts.batch_rows.saturating_mul(16).clamp(64, 8 << 20),
-            force_fallback: false,
-        }
-    }
-}
-
 /// The state shared by the table loaders of one ingest.
 pub(crate) struct Ctx<'a> {
     pub ds: String,
     pub batch_rows: usize,
     pub chunk_bytes: usize,
+    /// Tests: dedupe ratings the fallback way even when the file is grouped.
     pub force_fallback: bool,
     pub sink: &'a mut dyn Sink,
     pub progress: &'a (dyn Fn(u64) + Sync),
@@ -299,16 +292,6 @@ pub fn ingest(
     sink: &mut dyn Sink,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<IngestReport> {
-    ingest_tuned(d, opts, Tuning::for_options(opts), sink, progress)
-}
-
-pub(crate) fn ingest_tuned(
-    d: &Detected,
-    opts: &IngestOptions,
-    tuning: Tuning,
-    sink: &mut dyn Sink,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<IngestReport> {
     let need = |role: Role| {
         d.file(role).ok_or_else(|| Error::MissingFile {
             dir: d.dir.clone(),
@@ -320,8 +303,10 @@ pub(crate) fn ingest_tuned(
     let mut ctx = Ctx {
         ds: opts.ds.to_string(),
         batch_rows: opts.batch_rows.max(1),
-        chunk_bytes: tuning.chunk_bytes,
-        force_fallback: tuning.force_fallback,
+        // A chunk of about a batch: 4 MiB (some 150,000 ratings) by default. Bigger chunks
+        // only hold more memory in flight; much smaller ones add per-chunk overhead.
+        chunk_bytes: opts.batch_rows.saturating_mul(16).clamp(64, 4 << 20),
+        force_fallback: false,
         sink,
         progress,
         sources: Vec::new(),

@@ -98,6 +98,7 @@ impl TagsParser<'_> {
                 out.ts.push(t.ts);
                 out.rel.push(rel as u32);
                 out.raw_tag.push(t.raw_tag.as_bytes());
+                out.tag.push(t.tag().as_bytes());
                 Ok(())
             },
             |rel, raw, reason| q.borrow_mut().push((rel, raw, reason)),
@@ -143,6 +144,8 @@ struct TagsChunk {
     ts: Vec<i64>,
     rel: Vec<u32>,
     raw_tag: Texts,
+    /// The clean tags (trimmed), done here rather than in the sequential merge.
+    tag: Texts,
     known: Vec<bool>,
     /// Bad lines and unknown movies, in line order: (relative line, text, reason).
     q: Vec<(u64, String, String)>,
@@ -201,10 +204,7 @@ impl Acc {
             if c.known.get(i) == Some(&true) {
                 self.user.push(u);
                 self.movie.push(m);
-                // Valid UTF-8: it was decoded when parsed. Trimmed as the emptiness check did.
-                let tag = std::str::from_utf8(raw_tag)
-                    .map_or(raw_tag.trim_ascii(), |s| s.trim().as_bytes());
-                self.tag.push(tag);
+                self.tag.push(c.tag.get(i));
                 self.at.push(t * 1_000_000);
                 if self.user.len() >= self.cap || self.tag.byte_len() >= MAX_BATCH_TEXT {
                     self.flush_clean(sink)?;
@@ -220,12 +220,24 @@ impl Acc {
             return Ok(());
         }
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from(std::mem::take(&mut self.raw_user))),
-            Arc::new(Int64Array::from(std::mem::take(&mut self.raw_movie))),
+            Arc::new(Int64Array::from(std::mem::replace(
+                &mut self.raw_user,
+                Vec::with_capacity(n),
+            ))),
+            Arc::new(Int64Array::from(std::mem::replace(
+                &mut self.raw_movie,
+                Vec::with_capacity(n),
+            ))),
             self.raw_tag.take()?,
-            Arc::new(Int64Array::from(std::mem::take(&mut self.raw_ts))),
+            Arc::new(Int64Array::from(std::mem::replace(
+                &mut self.raw_ts,
+                Vec::with_capacity(n),
+            ))),
             self.source.get(n)?,
-            Arc::new(Int64Array::from(std::mem::take(&mut self.raw_line))),
+            Arc::new(Int64Array::from(std::mem::replace(
+                &mut self.raw_line,
+                Vec::with_capacity(n),
+            ))),
             self.ds.get(n)?,
         ];
         let t = Target::Raw(TAGS);
@@ -238,11 +250,21 @@ impl Acc {
             return Ok(());
         }
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from(std::mem::take(&mut self.user))),
-            Arc::new(Int64Array::from(std::mem::take(&mut self.movie))),
+            Arc::new(Int64Array::from(std::mem::replace(
+                &mut self.user,
+                Vec::with_capacity(n),
+            ))),
+            Arc::new(Int64Array::from(std::mem::replace(
+                &mut self.movie,
+                Vec::with_capacity(n),
+            ))),
             self.tag.take()?,
             Arc::new(
-                TimestampMicrosecondArray::from(std::mem::take(&mut self.at)).with_timezone("UTC"),
+                TimestampMicrosecondArray::from(std::mem::replace(
+                    &mut self.at,
+                    Vec::with_capacity(n),
+                ))
+                .with_timezone("UTC"),
             ),
         ];
         self.loaded += n as u64;
