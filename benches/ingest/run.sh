@@ -10,9 +10,8 @@ DUCKDB_VERSION="${DUCKDB_VERSION:-2.0.0}"
 python3 -m pip install --quiet "duckdb==${DUCKDB_VERSION}"
 
 if [[ "${SKIP_BUILD:-0}" != "1" ]]; then
-  cargo build --release -p reelhouse
-  # Until `reelhouse generate movielens` exists the script falls back to this example.
-  cargo build --release -p reel-gen --example gen
+  # --workspace, like scripts/test.sh: the same feature set, so DataFusion is not rebuilt.
+  cargo build --release --workspace
 fi
 
 exec python3 benches/ingest/bench_ingest.py "$@"

@@ -73,11 +73,16 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS reel_runs_started ON reel_runs (started_at)",
 ];
 
-/// The columns of a table entry: the table row joined with its current version.
-const TABLE_SELECT: &str = "SELECT t.zone, t.name, t.description, t.tags, t.current_version, t.created_at, t.updated_at,
-        v.row_count, v.columns, v.partition_columns, v.location, v.size_bytes, v.num_files
-    FROM reel_tables t
-    JOIN reel_table_versions v ON v.zone = t.zone AND v.name = t.name AND v.version = t.current_version";
+/// The columns of a table entry: the table row joined with its current version. A macro
+/// so that `concat!` can add a `WHERE` and the statements stay `'static`.
+macro_rules! table_select {
+    () => {
+        "SELECT t.zone, t.name, t.description, t.tags, t.current_version, t.created_at, t.updated_at,
+            v.row_count, v.columns, v.partition_columns, v.location, v.size_bytes, v.num_files
+        FROM reel_tables t
+        JOIN reel_table_versions v ON v.zone = t.zone AND v.name = t.name AND v.version = t.current_version"
+    };
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Backend {
@@ -396,7 +401,7 @@ impl Catalog {
     /// Every table with its current version, by zone (raw, clean, curated, quarantine)
     /// then name.
     pub async fn list_tables(&self) -> Result<Vec<TableEntry>> {
-        let rows = sqlx::query(TABLE_SELECT)
+        let rows = sqlx::query(table_select!())
             .fetch_all(&self.pool)
             .await
             .map_err(Error::query("listing the catalog's tables"))?;
@@ -407,11 +412,7 @@ impl Catalog {
 
     /// One table with its current version, if recorded.
     pub async fn table(&self, t: &TableRef) -> Result<Option<TableEntry>> {
-        const SQL: &str = "SELECT t.zone, t.name, t.description, t.tags, t.current_version, t.created_at, t.updated_at,
-                v.row_count, v.columns, v.partition_columns, v.location, v.size_bytes, v.num_files
-            FROM reel_tables t
-            JOIN reel_table_versions v ON v.zone = t.zone AND v.name = t.name AND v.version = t.current_version
-            WHERE t.zone = $1 AND t.name = $2";
+        const SQL: &str = concat!(table_select!(), " WHERE t.zone = $1 AND t.name = $2");
         let row = sqlx::query(SQL)
             .bind(t.zone.as_str())
             .bind(t.name.as_str())

@@ -126,9 +126,9 @@ pub enum Error {
         table: String,
         /// What we were doing, e.g. "committing version 3 of".
         action: String,
-        /// The delta-rs error.
+        /// The delta-rs error (boxed: it is large and errors travel far).
         #[source]
-        source: deltalake::DeltaTableError,
+        source: Box<deltalake::DeltaTableError>,
     },
 
     /// Reading or writing the object store failed.
@@ -170,9 +170,9 @@ pub enum Error {
     Query {
         /// The table.
         table: TableRef,
-        /// The DataFusion error.
+        /// The DataFusion error (boxed, as above).
         #[source]
-        source: deltalake::datafusion::error::DataFusionError,
+        source: Box<deltalake::datafusion::error::DataFusionError>,
     },
 
     /// A Delta log entry that cannot be parsed.
@@ -199,7 +199,11 @@ impl Error {
     pub(crate) fn delta(table: impl ToString, action: impl Into<String>) -> impl FnOnce(deltalake::DeltaTableError) -> Error {
         let table = table.to_string();
         let action = action.into();
-        move |source| Error::Delta { table, action, source }
+        move |source| Error::Delta {
+            table,
+            action,
+            source: Box::new(source),
+        }
     }
 
     /// Wraps an object store error with the path and the step it happened in.

@@ -354,15 +354,15 @@ pub async fn scan_table(t: &TableRef, table: &DeltaTable) -> Result<Vec<RecordBa
         .map_err(Error::delta(t, "registering the store of"))?;
     let provider = table.table_provider().await.map_err(|source| Error::Query {
         table: t.clone(),
-        source,
+        source: Box::new(source),
     })?;
     let df = ctx.read_table(provider).map_err(|source| Error::Query {
         table: t.clone(),
-        source,
+        source: Box::new(source),
     })?;
     df.collect().await.map_err(|source| Error::Query {
         table: t.clone(),
-        source,
+        source: Box::new(source),
     })
 }
 

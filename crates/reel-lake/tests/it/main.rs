@@ -5,7 +5,6 @@
 
 mod crash;
 mod local_only;
-mod speed;
 mod suite;
 
 use std::sync::Arc;

@@ -1,7 +1,6 @@
-//! Write throughput, ignored by default:
-//! `cargo test --release -p reel-lake -p reel-catalog --test it speed -- --ignored --nocapture`
-//! (the same package set as the usual test run, so nothing is rebuilt).
-//! `REEL_SPEED_ROWS` sets the row count (10M by default).
+//! Write throughput and memory of the lake writer (release build):
+//! `cargo run --release -p reel-lake --example write_speed`
+//! `REEL_SPEED_ROWS` sets the row count (10M for speed, 20M for memory by default).
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,7 +9,11 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use reel_lake::deltalake::parquet::basic::{Compression, ZstdLevel};
 use reel_lake::{Lake, WriteMode};
 
-use crate::t;
+use reel_common::TableRef;
+
+fn t(name: &str) -> TableRef {
+    name.parse().expect("valid table name")
+}
 
 fn ratings_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -50,8 +53,6 @@ fn ratings(start: u64, n: usize) -> RecordBatch {
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "throughput check; run with --ignored --nocapture"]
 async fn write_speed() {
     let rows: usize = std::env::var("REEL_SPEED_ROWS").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000_000);
     let batch_rows = 65_536;
@@ -85,4 +86,44 @@ async fn write_speed() {
         );
         assert_eq!(m.rows_written as usize, rows);
     }
+}
+
+/// Peak memory (VmHWM) of this process in MB, on Linux.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+async fn write_memory_stays_flat() {
+    // Batches are made on the fly, so the peak is the writer's own working set.
+    let rows: usize = std::env::var("REEL_SPEED_ROWS").ok().and_then(|s| s.parse().ok()).unwrap_or(20_000_000);
+    let batch_rows = 65_536;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::try_new(dir.path().to_str().unwrap(), None).unwrap();
+    let before = peak_rss_mb().unwrap_or(0.0);
+    let start = Instant::now();
+    let mut w = lake.writer(&t("clean.ratings"), ratings_schema());
+    let mut written = 0;
+    while written < rows {
+        let n = batch_rows.min(rows - written);
+        w.write(ratings(written as u64, n)).await.unwrap();
+        written += n;
+    }
+    let m = w.commit().await.unwrap();
+    let after = peak_rss_mb().unwrap_or(0.0);
+    println!(
+        "{rows} rows ({:.0} MB as Arrow) in {:.2} s, {} files; peak RSS {before:.0} MB -> {after:.0} MB",
+        rows as f64 * 32.0 / 1e6,
+        start.elapsed().as_secs_f64(),
+        m.files_added,
+    );
+    assert!(after - before < 1024.0, "the writer held {:.0} MB", after - before);
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    write_speed().await;
+    write_memory_stays_flat().await;
 }
