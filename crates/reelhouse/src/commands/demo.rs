@@ -36,13 +36,16 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<ExitCode> {
     let req = IngestRequest::new(data, &command_line());
     let bar = Bar::new(g.no_progress);
     let outcome = ingest_movielens(&env, &req, &bar).await.context("ingesting MovieLens 100K")?;
+    // Show a command that can be pasted: `reelhouse` when it is on PATH, else this binary's
+    // path (users of `cargo run` have it in target/release only).
+    let exe = invocation_name();
     let ws_flag = format!("--workspace {shown}");
     let try_next = vec![
-        format!("reelhouse {ws_flag} sql \"SELECT rating, count(*) AS n FROM clean.ratings GROUP BY rating ORDER BY rating\""),
-        format!("reelhouse {ws_flag} sql \"SELECT m.title, count(*) AS n, round(avg(r.rating), 2) AS mean FROM clean.ratings r JOIN clean.movies m USING (movie_id) GROUP BY m.title HAVING count(*) >= 100 ORDER BY mean DESC LIMIT 10\""),
-        format!("reelhouse {ws_flag} sql \"SELECT genre, count(*) AS films FROM clean.movie_genres GROUP BY genre ORDER BY films DESC\""),
-        format!("reelhouse {ws_flag} catalog lineage clean.ratings"),
-        format!("reelhouse {ws_flag} sql          # the interactive shell"),
+        format!("{exe} {ws_flag} sql \"SELECT rating, count(*) AS n FROM clean.ratings GROUP BY rating ORDER BY rating\""),
+        format!("{exe} {ws_flag} sql \"SELECT m.title, count(*) AS n, round(avg(r.rating), 2) AS mean FROM clean.ratings r JOIN clean.movies m USING (movie_id) GROUP BY m.title HAVING count(*) >= 100 ORDER BY mean DESC LIMIT 10\""),
+        format!("{exe} {ws_flag} sql \"SELECT genre, count(*) AS films FROM clean.movie_genres GROUP BY genre ORDER BY films DESC\""),
+        format!("{exe} {ws_flag} catalog lineage clean.ratings"),
+        format!("{exe} {ws_flag} sql          # the interactive shell"),
     ];
     if g.format == Format::Table {
         print_outcome(Format::Table, &outcome)?;
@@ -58,4 +61,17 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `reelhouse` if that name on PATH is this binary, else the path of this binary.
+fn invocation_name() -> String {
+    let Ok(me) = std::env::current_exe().and_then(|p| p.canonicalize()) else {
+        return "reelhouse".into();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("reelhouse"))
+            .any(|p| p.canonicalize().is_ok_and(|p| p == me))
+    });
+    if on_path { "reelhouse".into() } else { display_path(&me) }
 }
