@@ -138,3 +138,12 @@ pub fn clean_ratings(sink: &VecSink) -> Vec<(i64, i64, f64, i64)> {
     );
     (0..u.len()).map(|i| (u[i], m[i], r[i], t[i])).collect()
 }
+
+/// Per-table `(table, read, loaded, quarantined, duplicates)` of a report, for exact asserts.
+pub fn counts(report: &reel_ingest::movielens::IngestReport) -> Vec<(&str, u64, u64, u64, u64)> {
+    report
+        .tables
+        .iter()
+        .map(|c| (c.table.as_str(), c.read, c.loaded, c.quarantined, c.duplicates))
+        .collect()
+}

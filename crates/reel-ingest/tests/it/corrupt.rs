@@ -59,19 +59,7 @@ fn every_bad_line_has_its_reason() {
                 r(6, "unknown movie id 99"),
             ]
         );
-        let counts: Vec<(&str, u64, u64, u64, u64)> = report
-            .tables
-            .iter()
-            .map(|c| {
-                (
-                    c.table.as_str(),
-                    c.read,
-                    c.loaded,
-                    c.quarantined,
-                    c.duplicates,
-                )
-            })
-            .collect();
+        let counts = counts(&report);
         assert_eq!(
             counts,
             [

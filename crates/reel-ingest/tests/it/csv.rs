@@ -5,22 +5,10 @@ use reel_ingest::movielens::MovieLensFormat;
 use crate::common::*;
 
 #[test]
-fn counts() {
+fn counts_per_table() {
     let (sink, report) = run(&fixture("ml-csv"), 1 << 20);
     assert_eq!(report.format, MovieLensFormat::Csv);
-    let counts: Vec<(&str, u64, u64, u64, u64)> = report
-        .tables
-        .iter()
-        .map(|c| {
-            (
-                c.table.as_str(),
-                c.read,
-                c.loaded,
-                c.quarantined,
-                c.duplicates,
-            )
-        })
-        .collect();
+    let counts = counts(&report);
     assert_eq!(
         counts,
         [

@@ -8,19 +8,7 @@ use crate::common::*;
 fn ml_1m() {
     let (sink, report) = run(&fixture("ml-1m"), 1 << 20);
     assert_eq!(report.format, MovieLensFormat::Dat);
-    let counts: Vec<(&str, u64, u64, u64, u64)> = report
-        .tables
-        .iter()
-        .map(|c| {
-            (
-                c.table.as_str(),
-                c.read,
-                c.loaded,
-                c.quarantined,
-                c.duplicates,
-            )
-        })
-        .collect();
+    let counts = counts(&report);
     assert_eq!(
         counts,
         [
@@ -114,19 +102,7 @@ fn ml_1m_duplicates_keep_the_latest() {
 #[test]
 fn ml_10m() {
     let (sink, report) = run(&fixture("ml-10m"), 1 << 20);
-    let counts: Vec<(&str, u64, u64, u64, u64)> = report
-        .tables
-        .iter()
-        .map(|c| {
-            (
-                c.table.as_str(),
-                c.read,
-                c.loaded,
-                c.quarantined,
-                c.duplicates,
-            )
-        })
-        .collect();
+    let counts = counts(&report);
     assert_eq!(
         counts,
         [
