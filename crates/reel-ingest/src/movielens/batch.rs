@@ -1,7 +1,7 @@
 //! Turning parsed rows into record batches of about `batch_rows` rows.
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Int64Array, StringArray};
+use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
 use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow::record_batch::RecordBatch;
 
@@ -267,4 +267,15 @@ mod tests {
             MAX_BATCH_TEXT / 10
         );
     }
+}
+
+/// Moves a column buffer into an array, leaving an empty one of capacity `cap` behind for the
+/// next batch (sized up front: growing it by doubling would copy every row again).
+pub(crate) fn take_i64(column: &mut Vec<i64>, cap: usize) -> ArrayRef {
+    Arc::new(Int64Array::from(std::mem::replace(column, Vec::with_capacity(cap))))
+}
+
+/// [`take_i64`] for `f64` columns.
+pub(crate) fn take_f64(column: &mut Vec<f64>, cap: usize) -> ArrayRef {
+    Arc::new(Float64Array::from(std::mem::replace(column, Vec::with_capacity(cap))))
 }

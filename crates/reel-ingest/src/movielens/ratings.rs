@@ -24,13 +24,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, Int64Array, TimestampMicrosecondArray};
+use arrow::array::{ArrayRef, TimestampMicrosecondArray};
 use arrow::record_batch::RecordBatch;
 use rayon::slice::ParallelSliceMut;
 
 use super::Ctx;
 use super::TableCounts;
-use super::batch::{Batcher, ConstCol, Lineage, QRow};
+use super::batch::{Batcher, ConstCol, Lineage, QRow, take_f64, take_i64};
 use super::chunks::{self, Chunk, Flow};
 use super::fields::{Dialect, Fields};
 use super::ids::{IdHashSet, IdSet};
@@ -711,27 +711,12 @@ impl RawAcc {
         // Fresh vectors at full size: growing them by doubling would copy every row again.
         let cap = self.cap.min(1 << 24);
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from(std::mem::replace(
-                &mut self.user,
-                Vec::with_capacity(cap),
-            ))),
-            Arc::new(Int64Array::from(std::mem::replace(
-                &mut self.movie,
-                Vec::with_capacity(cap),
-            ))),
-            Arc::new(Float64Array::from(std::mem::replace(
-                &mut self.rating,
-                Vec::with_capacity(cap),
-            ))),
-            Arc::new(Int64Array::from(std::mem::replace(
-                &mut self.ts,
-                Vec::with_capacity(cap),
-            ))),
+            take_i64(&mut self.user, cap),
+            take_i64(&mut self.movie, cap),
+            take_f64(&mut self.rating, cap),
+            take_i64(&mut self.ts, cap),
             self.source.get(n)?,
-            Arc::new(Int64Array::from(std::mem::replace(
-                &mut self.line,
-                Vec::with_capacity(cap),
-            ))),
+            take_i64(&mut self.line, cap),
             self.ds.get(n)?,
         ];
         let t = Target::Raw(RATINGS);
@@ -820,18 +805,9 @@ impl CleanAcc {
         }
         let cap = self.cap.min(1 << 24);
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from(std::mem::replace(
-                &mut self.user,
-                Vec::with_capacity(cap),
-            ))),
-            Arc::new(Int64Array::from(std::mem::replace(
-                &mut self.movie,
-                Vec::with_capacity(cap),
-            ))),
-            Arc::new(Float64Array::from(std::mem::replace(
-                &mut self.rating,
-                Vec::with_capacity(cap),
-            ))),
+            take_i64(&mut self.user, cap),
+            take_i64(&mut self.movie, cap),
+            take_f64(&mut self.rating, cap),
             Arc::new(
                 TimestampMicrosecondArray::from(std::mem::replace(
                     &mut self.at,

@@ -6,10 +6,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, TimestampMicrosecondArray};
+use arrow::array::{ArrayRef, TimestampMicrosecondArray};
 use arrow::record_batch::RecordBatch;
 
-use super::batch::{Batcher, ConstCol, Lineage, MAX_BATCH_TEXT, QRow, StrAcc};
+use super::batch::{Batcher, ConstCol, Lineage, MAX_BATCH_TEXT, QRow, StrAcc, take_i64};
 use super::chunks::{self, Chunk, Flow};
 use super::fields::{Dialect, Fields};
 use super::ids::IdSet;
@@ -220,24 +220,12 @@ impl Acc {
             return Ok(());
         }
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from(std::mem::replace(
-                &mut self.raw_user,
-                Vec::with_capacity(n),
-            ))),
-            Arc::new(Int64Array::from(std::mem::replace(
-                &mut self.raw_movie,
-                Vec::with_capacity(n),
-            ))),
+            take_i64(&mut self.raw_user, n),
+            take_i64(&mut self.raw_movie, n),
             self.raw_tag.take()?,
-            Arc::new(Int64Array::from(std::mem::replace(
-                &mut self.raw_ts,
-                Vec::with_capacity(n),
-            ))),
+            take_i64(&mut self.raw_ts, n),
             self.source.get(n)?,
-            Arc::new(Int64Array::from(std::mem::replace(
-                &mut self.raw_line,
-                Vec::with_capacity(n),
-            ))),
+            take_i64(&mut self.raw_line, n),
             self.ds.get(n)?,
         ];
         let t = Target::Raw(TAGS);
@@ -250,14 +238,8 @@ impl Acc {
             return Ok(());
         }
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from(std::mem::replace(
-                &mut self.user,
-                Vec::with_capacity(n),
-            ))),
-            Arc::new(Int64Array::from(std::mem::replace(
-                &mut self.movie,
-                Vec::with_capacity(n),
-            ))),
+            take_i64(&mut self.user, n),
+            take_i64(&mut self.movie, n),
             self.tag.take()?,
             Arc::new(
                 TimestampMicrosecondArray::from(std::mem::replace(
