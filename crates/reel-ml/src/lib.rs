@@ -32,6 +32,7 @@
 pub mod artifact;
 pub mod data;
 mod error;
+pub mod eval;
 pub mod model;
 pub mod reco;
 
