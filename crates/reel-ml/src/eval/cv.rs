@@ -194,6 +194,9 @@ pub enum Progress<'a> {
 /// A progress callback; `&mut |_: &Progress<'_>| {}` ignores everything.
 pub type OnProgress<'p> = &'p mut dyn FnMut(&Progress<'_>);
 
+/// A progress callback that ignores everything: `cross_validate(.., &mut no_progress)`.
+pub fn no_progress(_: &Progress<'_>) {}
+
 /// Fits `params` on `train` and scores it on `test`.
 fn fit_and_score(params: &Params, train: &Ratings, test: &Ratings, catalogue: &Catalogue, opts: &EvalOptions, fold: usize) -> Result<FoldScores> {
     let scale = opts.scale.unwrap_or_else(|| Scale::infer(&train.rating));
@@ -471,7 +474,7 @@ mod tests {
     #[test]
     fn empty_splits_are_refused() {
         let r = ratings();
-        let e = cross_validate(&Algorithm::GlobalMean.default_params(), CvData { ratings: &r, splits: &[] }, &EvalOptions::rating(), &mut |_: &Progress<'_>| {});
+        let e = cross_validate(&Algorithm::GlobalMean.default_params(), CvData { ratings: &r, splits: &[] }, &EvalOptions::rating(), &mut no_progress);
         assert!(e.is_err());
     }
 }

@@ -45,12 +45,13 @@ pub fn rating_metrics(model: &dyn Model, test: &Ratings) -> Result<RatingMetrics
         return Err(Error::Data("the test set is empty; nothing to evaluate (check the split)".into()));
     }
     // Fixed chunks summed in order: the same bits whatever the thread count.
-    let rows: Vec<usize> = (0..test.len()).collect();
-    let parts: Vec<(f64, f64, usize)> = rows
-        .par_chunks(4096)
-        .map(|chunk| {
+    const CHUNK: usize = 4096;
+    let starts: Vec<usize> = (0..test.len()).step_by(CHUNK).collect();
+    let parts: Vec<(f64, f64, usize)> = starts
+        .par_iter()
+        .map(|&start| {
             let (mut se, mut ae, mut fb) = (0f64, 0f64, 0usize);
-            for &k in chunk {
+            for k in start..(start + CHUNK).min(test.len()) {
                 let p = predict(model, test.user[k], test.item[k]);
                 let err = p.value as f64 - test.rating[k] as f64;
                 se += err * err;

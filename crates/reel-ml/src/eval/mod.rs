@@ -47,7 +47,7 @@ mod rng;
 pub mod search;
 pub mod split;
 
-pub use cv::{Comparison, ComparisonRow, CvData, CvResult, EvalOptions, FoldScores, MeanStd, OnProgress, Progress, RankingCv, compare, cross_validate};
+pub use cv::{Comparison, ComparisonRow, CvData, CvResult, EvalOptions, FoldScores, MeanStd, OnProgress, Progress, RankingCv, compare, cross_validate, no_progress};
 pub use io::SavedRatings;
 pub use metrics::{
     Catalogue, RankingEvaluation, RankingMetrics, RatingMetrics, TopN, UserMetrics, UserTopN, evaluate_ranking, rating_metrics, relevant_items, summarize,

@@ -47,6 +47,19 @@ pub enum Values {
     },
 }
 
+impl Values {
+    /// Refuses an empty list and ranges with the ends reversed or not finite (values built
+    /// by hand rather than parsed).
+    pub fn check(&self) -> Result<()> {
+        let ok = match self {
+            Values::List { values } => !values.is_empty(),
+            Values::Int { lo, hi } => lo <= hi,
+            Values::Float { lo, hi } => lo.is_finite() && hi.is_finite() && lo <= hi,
+        };
+        if ok { Ok(()) } else { Err(Error::Data(format!("bad search values {self:?}: expected a non-empty list or a range with low <= high"))) }
+    }
+}
+
 const FORMS: &str = "name=v1,v2,... (a list), name=20..200 (integers), name=0.002..0.02 (floats, log-uniform when above 0)";
 
 impl FromStr for Values {
@@ -135,9 +148,18 @@ impl SearchSpace {
         Ok(SearchSpace { params })
     }
 
+    /// Checks every parameter's values (see [`Values::check`]).
+    pub fn check(&self) -> Result<()> {
+        for (name, v) in &self.params {
+            v.check().map_err(|e| Error::Data(format!("{name}: {e}")))?;
+        }
+        Ok(())
+    }
+
     /// Every combination of the lists, the last parameter varying fastest. Refuses ranges
     /// and grids above [`MAX_GRID`].
     pub fn grid(&self) -> Result<Vec<Settings>> {
+        self.check()?;
         let mut lists: Vec<(&str, &[String])> = Vec::new();
         for (name, v) in &self.params {
             match v {
@@ -180,6 +202,7 @@ impl SearchSpace {
         if n == 0 {
             return Err(Error::Data("random search needs at least 1 draw, got 0".into()));
         }
+        self.check()?;
         let mut rng = Mt19937::new(seed);
         let mut out: Vec<Settings> = Vec::with_capacity(n);
         // A list-only space of 3 points asked for 10 draws must stop: give up after many
@@ -352,7 +375,14 @@ pub fn search(
         .collect::<Result<_>>()?;
     let mut results = Vec::with_capacity(params.len());
     for (c, (p, s)) in params.iter().zip(candidates).enumerate() {
-        results.push(cross_validate_candidate(p, s.clone(), &data, opts, (c, params.len()), progress)?);
+        let r = cross_validate_candidate(p, s.clone(), &data, opts, (c, params.len()), progress).map_err(|e| match e {
+            Error::Data(m) => {
+                let shown: Vec<String> = s.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                Error::Data(format!("candidate {c} ({}): {m}", shown.join(" ")))
+            }
+            other => other,
+        })?;
+        results.push(r);
     }
     let key = |r: &CvResult| metric.mean(r).map(|x| if metric.lower_is_better() { x } else { -x });
     // Stable: ties keep candidate order. Candidates without the metric go last.
@@ -452,6 +482,10 @@ mod tests {
         // A 2-point space cannot give 5 distinct draws.
         assert_eq!(SearchSpace::parse(&["a=1,2"]).expect("ok").sample(5, 1).expect("ok").len(), 2);
         assert!(space.sample(0, 1).is_err());
+        let empty = SearchSpace { params: vec![("a".into(), Values::List { values: vec![] })] };
+        assert!(empty.sample(3, 1).is_err() && empty.grid().is_err());
+        let reversed = SearchSpace { params: vec![("a".into(), Values::Int { lo: 5, hi: 1 })] };
+        assert!(reversed.sample(3, 1).is_err());
     }
 
     #[test]

@@ -69,6 +69,15 @@ impl Folds {
                 "k-fold needs at least 2 folds but the fold numbers give {k}; number the folds 0, 1, ..."
             )));
         }
+        // More folds than rows would leave one empty; checking first also keeps a stray
+        // fold number like 4294967295 from allocating a vector of that size.
+        if k > fold.len() {
+            return Err(Error::Data(format!(
+                "the fold numbers go up to {} but there are only {} rows, so some fold is empty; number the folds 0 to k-1 without gaps",
+                k - 1,
+                fold.len()
+            )));
+        }
         let mut seen = vec![false; k];
         for &f in &fold {
             seen[f as usize] = true;
@@ -353,6 +362,7 @@ mod tests {
         assert!(kfold(&tiny(), 1, 0).is_err());
         assert!(kfold(&tiny(), 8, 0).is_err());
         assert!(Folds::try_new(vec![0, 0]).is_err());
+        assert!(Folds::try_new(vec![0, u32::MAX]).is_err(), "a stray fold number is refused, not allocated");
         let e = Folds::try_new(vec![0, 2, 2]).expect_err("fold 1 empty").to_string();
         assert!(e.contains("fold 1 has no rows"), "{e}");
     }
