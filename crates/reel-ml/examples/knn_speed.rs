@@ -30,7 +30,12 @@ fn ratings(path: &Path) -> Ratings {
         let line = line.expect("readable");
         let mut f = line.split(',');
         let mut next = || f.next().expect("4 columns").trim();
-        let (u, i, x, t) = (next().parse().expect("user"), next().parse().expect("item"), next().parse().expect("rating"), next().parse().expect("timestamp"));
+        let (u, i, x, t) = (
+            next().parse().expect("user"),
+            next().parse().expect("item"),
+            next().parse().expect("rating"),
+            next().parse().expect("timestamp"),
+        );
         r.push(u, i, x, t);
     }
     r
@@ -74,7 +79,8 @@ fn status(key: &str) -> String {
 
 /// Predicts every test row; returns (seconds, max |diff| vs the reference, RMSE).
 fn score(model: &dyn Model, test: &Ratings, reference: &[Vec<String>], runs: usize) -> (f64, f64, f64) {
-    let ((secs, _), preds) = timed(runs, || (0..test.len()).map(|k| predict(model, test.user[k], test.item[k]).value).collect::<Vec<f32>>());
+    let ((secs, _), preds) =
+        timed(runs, || (0..test.len()).map(|k| predict(model, test.user[k], test.item[k]).value).collect::<Vec<f32>>());
     let mut worst = 0f64;
     let mut se = 0f64;
     for (k, row) in reference.iter().enumerate() {
@@ -93,17 +99,34 @@ fn main() {
     let splits = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/ml-100k-splits");
     let train = Dataset::try_new(&ratings(&splits.join("train.csv")), Scale::ONE_TO_FIVE).expect("train split");
     let test = ratings(&splits.join("test.csv"));
-    println!("ML-100K split: {} train ratings, {} users, {} items; {} test rows; median of {runs} runs; {} rayon threads",
-        train.len(), train.n_users(), train.n_items(), test.len(), rayon::current_num_threads());
+    println!(
+        "ML-100K split: {} train ratings, {} users, {} items; {} test rows; median of {runs} runs; {} rayon threads",
+        train.len(),
+        train.n_users(),
+        train.n_items(),
+        test.len(),
+        rayon::current_num_threads()
+    );
 
-    let ((fit, fit_cpu), m) = timed(runs, || BaselineParams::default().check().expect("valid").fit(&train, &mut Quiet).expect("fits"));
+    let ((fit, fit_cpu), m) =
+        timed(runs, || BaselineParams::default().check().expect("valid").fit(&train, &mut Quiet).expect("fits"));
     let (pred, worst, rmse) = score(&m, &test, &read_csv(&splits.join("surprise_baselineonly_test_predictions.csv")), runs);
-    println!("baseline (ALS)        fit {fit:.4} s (cpu {fit_cpu:.2} s)  predict 20k {pred:.4} s  RMSE {rmse:.4}  max |ours - Surprise| {worst:.2e}   (Surprise: 0.19 s, 0.06 s, 0.9417)");
+    println!(
+        "baseline (ALS)        fit {fit:.4} s (cpu {fit_cpu:.2} s)  predict 20k {pred:.4} s  RMSE {rmse:.4}  max |ours - Surprise| {worst:.2e}   (Surprise: 0.19 s, 0.06 s, 0.9417)"
+    );
 
-    let ((fit, fit_cpu), m) = timed(runs, || ItemKnnParams::default().check().expect("valid").fit(&train, &mut Quiet).expect("fits"));
+    let ((fit, fit_cpu), m) =
+        timed(runs, || ItemKnnParams::default().check().expect("valid").fit(&train, &mut Quiet).expect("fits"));
     let (pred, worst, rmse) = score(&m, &test, &read_csv(&splits.join("surprise_knnbaseline_test_predictions.csv")), runs);
-    println!("item-knn (pb, k=40)   fit {fit:.4} s (cpu {fit_cpu:.2} s)  predict 20k {pred:.4} s  RMSE {rmse:.4}  max |ours - Surprise| {worst:.2e}   (Surprise: 0.90 s, 2.64 s, 0.9156)");
-    println!("  kept {} neighbour pairs ({:.1} MB); VmHWM so far {}", m.neighbor_pairs(), m.neighbor_pairs() as f64 * 8.0 / 1e6, status("VmHWM:"));
+    println!(
+        "item-knn (pb, k=40)   fit {fit:.4} s (cpu {fit_cpu:.2} s)  predict 20k {pred:.4} s  RMSE {rmse:.4}  max |ours - Surprise| {worst:.2e}   (Surprise: 0.90 s, 2.64 s, 0.9156)"
+    );
+    println!(
+        "  kept {} neighbour pairs ({:.1} MB); VmHWM so far {}",
+        m.neighbor_pairs(),
+        m.neighbor_pairs() as f64 * 8.0 / 1e6,
+        status("VmHWM:")
+    );
 
     if big == "-" {
         return;
@@ -112,21 +135,37 @@ fn main() {
     let r = ratings(Path::new(&big));
     let data = Dataset::try_new(&r, Scale::HALF_TO_FIVE).expect("large ratings");
     drop(r);
-    println!("\n{big}: {} ratings, {} users, {} items, loaded in {:.2} s; VmRSS {} VmHWM {}",
-        data.len(), data.n_users(), data.n_items(), t.elapsed().as_secs_f64(), status("VmRSS:"), status("VmHWM:"));
+    println!(
+        "\n{big}: {} ratings, {} users, {} items, loaded in {:.2} s; VmRSS {} VmHWM {}",
+        data.len(),
+        data.n_users(),
+        data.n_items(),
+        t.elapsed().as_secs_f64(),
+        status("VmRSS:"),
+        status("VmHWM:")
+    );
     let big_runs = runs.min(3);
     for (label, p) in [
         ("item-knn default (auto: top max(200, 5k))", ItemKnnParams::default()),
-        ("user-knn msd (auto)", ItemKnnParams { user_based: true, similarity: reel_ml::reco::Similarity::Msd, ..Default::default() }),
+        (
+            "user-knn msd (auto)",
+            ItemKnnParams { user_based: true, similarity: reel_ml::reco::Similarity::Msd, ..Default::default() },
+        ),
     ] {
         let valid = p.check().expect("valid");
         let ((fit, fit_cpu), m) = timed(big_runs, || valid.fit(&data, &mut Quiet).expect("fits"));
-        let sample: Vec<(i64, i64)> = (0..20_000).map(|k| {
-            let row = (k * 7919) % data.len();
-            (data.users().id(data.u[row]), data.items().id(data.i[row]))
-        }).collect();
+        let sample: Vec<(i64, i64)> = (0..20_000)
+            .map(|k| {
+                let row = (k * 7919) % data.len();
+                (data.users().id(data.u[row]), data.items().id(data.i[row]))
+            })
+            .collect();
         let ((pred, _), _) = timed(big_runs, || sample.iter().map(|&(u, i)| predict(&m, u, i).value).sum::<f32>());
-        println!("{label}: fit {fit:.3} s (cpu {fit_cpu:.2} s; median of {big_runs}), predict 20k {pred:.4} s; {} neighbour pairs ({:.1} MB); VmHWM {}",
-            m.neighbor_pairs(), m.neighbor_pairs() as f64 * 8.0 / 1e6, status("VmHWM:"));
+        println!(
+            "{label}: fit {fit:.3} s (cpu {fit_cpu:.2} s; median of {big_runs}), predict 20k {pred:.4} s; {} neighbour pairs ({:.1} MB); VmHWM {}",
+            m.neighbor_pairs(),
+            m.neighbor_pairs() as f64 * 8.0 / 1e6,
+            status("VmHWM:")
+        );
     }
 }

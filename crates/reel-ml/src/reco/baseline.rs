@@ -58,14 +58,7 @@ pub struct BaselineParams {
 
 impl Default for BaselineParams {
     fn default() -> Self {
-        BaselineParams {
-            method: BaselineMethod::Als,
-            n_epochs: None,
-            reg_u: 15.0,
-            reg_i: 10.0,
-            reg: 0.02,
-            learning_rate: 0.005,
-        }
+        BaselineParams { method: BaselineMethod::Als, n_epochs: None, reg_u: 15.0, reg_i: 10.0, reg: 0.02, learning_rate: 0.005 }
     }
 }
 
@@ -103,7 +96,12 @@ impl BaselineParams {
         non_negative(names.reg, self.reg)?;
         // A step of 1 or more overshoots on every rating; 0 never moves.
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate < 1.0) {
-            return Err(Error::param(algorithm, names.learning_rate, self.learning_rate, "expected a number above 0 and below 1"));
+            return Err(Error::param(
+                algorithm,
+                names.learning_rate,
+                self.learning_rate,
+                "expected a number above 0 and below 1",
+            ));
         }
         Ok(ValidBaselineParams { params: self.clone(), epochs })
     }
@@ -125,13 +123,8 @@ pub(crate) struct BaselineNames {
 }
 
 impl BaselineNames {
-    const PLAIN: BaselineNames = BaselineNames {
-        n_epochs: "n_epochs",
-        reg_u: "reg_u",
-        reg_i: "reg_i",
-        reg: "reg",
-        learning_rate: "learning_rate",
-    };
+    const PLAIN: BaselineNames =
+        BaselineNames { n_epochs: "n_epochs", reg_u: "reg_u", reg_i: "reg_i", reg: "reg", learning_rate: "learning_rate" };
 }
 
 /// Fitted biases: `b_ui = mu + b_u + b_i`, in `f64` like Surprise.
@@ -320,10 +313,7 @@ impl Model for BaselineModel {
         self.scale
     }
     fn score(&self, u: Option<u32>, i: Option<u32>) -> Score {
-        Score {
-            value: self.biases.estimate(u, i) as f32,
-            fallback: Fallback::for_unknown(u, i, BASELINE_FALLBACK),
-        }
+        Score { value: self.biases.estimate(u, i) as f32, fallback: Fallback::for_unknown(u, i, BASELINE_FALLBACK) }
     }
     fn score_items(&self, u: Option<u32>, out: &mut [f32]) {
         for (i, o) in out.iter_mut().enumerate() {

@@ -59,8 +59,8 @@ use serde::{Deserialize, Serialize};
 use crate::artifact::{Artifact, ArtifactWriter};
 use crate::data::{Csr, Dataset, IdMap, Scale};
 use crate::model::{Fallback, FitObserver, Model, ModelKind, Score};
-use crate::reco::baseline::{BASELINE_FALLBACK, BaselineMethod, BaselineNames, BaselineParams, Biases, ValidBaselineParams};
 use crate::reco::Algorithm;
+use crate::reco::baseline::{BASELINE_FALLBACK, BaselineMethod, BaselineNames, BaselineParams, Biases, ValidBaselineParams};
 use crate::{Error, Result};
 
 /// With `max_neighbors = 0`, catalogues up to this many items (users when user-based) keep
@@ -513,11 +513,8 @@ fn neighbors<K: Kernel>(kernel: &K, xr: &Csr, yr: &Csr, centre: Option<Centre<'_
         )
         .collect();
     let total: usize = lists.iter().map(Vec::len).sum();
-    let mut out = Neighbors {
-        offsets: Vec::with_capacity(n_x + 1),
-        idx: Vec::with_capacity(total),
-        sim: Vec::with_capacity(total),
-    };
+    let mut out =
+        Neighbors { offsets: Vec::with_capacity(n_x + 1), idx: Vec::with_capacity(total), sim: Vec::with_capacity(total) };
     out.offsets.push(0);
     for list in lists {
         for (j, s) in list {
@@ -611,17 +608,7 @@ impl ItemKnnModel {
             csr
         };
         let kept = valid.neighbors_kept(n_x);
-        Ok(ItemKnnModel {
-            params,
-            users,
-            items,
-            scale: a.header.scale,
-            biases,
-            means,
-            neighbors,
-            rated,
-            kept,
-        })
+        Ok(ItemKnnModel { params, users, items, scale: a.header.scale, biases, means, neighbors, rated, kept })
     }
 
     /// Number of kept (item, neighbour) pairs: 8 bytes each.
@@ -675,21 +662,23 @@ impl ItemKnnModel {
                 if enough { est + s.weighted / s.sim } else { est }
             }
             KnnVariant::Basic => {
-                if enough { s.weighted / s.sim } else { self.biases.mu }
+                if enough {
+                    s.weighted / s.sim
+                } else {
+                    self.biases.mu
+                }
             }
         }
     }
 
     fn unknown(&self, u: Option<u32>, i: Option<u32>) -> Score {
         match self.params.variant {
-            KnnVariant::Baseline => Score {
-                value: self.biases.estimate(u, i) as f32,
-                fallback: Fallback::for_unknown(u, i, BASELINE_FALLBACK),
-            },
-            KnnVariant::Means | KnnVariant::Basic => Score {
-                value: self.biases.mu as f32,
-                fallback: Fallback::for_unknown(u, i, "global mean"),
-            },
+            KnnVariant::Baseline => {
+                Score { value: self.biases.estimate(u, i) as f32, fallback: Fallback::for_unknown(u, i, BASELINE_FALLBACK) }
+            }
+            KnnVariant::Means | KnnVariant::Basic => {
+                Score { value: self.biases.mu as f32, fallback: Fallback::for_unknown(u, i, "global mean") }
+            }
         }
     }
 

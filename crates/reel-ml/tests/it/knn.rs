@@ -72,11 +72,7 @@ fn unknown_users_and_items_answer_the_declared_baseline() {
     let (known_u, known_i) = (196, 242);
     let (ui, ii) = (data.users().get(known_u).expect("in train"), data.items().get(known_i).expect("in train"));
     for m in &models {
-        for (u, i, want) in [
-            (-1, known_i, Unknown::User),
-            (known_u, -1, Unknown::Item),
-            (-1, -1, Unknown::UserAndItem),
-        ] {
+        for (u, i, want) in [(-1, known_i, Unknown::User), (known_u, -1, Unknown::Item), (-1, -1, Unknown::UserAndItem)] {
             let p = predict(m.as_ref(), u, i);
             assert!(p.value.is_finite() && p.raw.is_finite());
             assert_eq!(p.fallback.map(|f| f.unknown), Some(want), "{:?} ({u}, {i})", m.algorithm());
@@ -167,7 +163,10 @@ fn settings_by_name_reach_the_parameters() {
     )
     .expect("valid");
     let Params::ItemKnn(p) = p else { panic!("item-knn params") };
-    assert_eq!((p.similarity, p.user_based, p.k, p.bsl_method, p.bsl_n_epochs), (Similarity::Cosine, true, 20, BaselineMethod::Sgd, Some(5)));
+    assert_eq!(
+        (p.similarity, p.user_based, p.k, p.bsl_method, p.bsl_n_epochs),
+        (Similarity::Cosine, true, 20, BaselineMethod::Sgd, Some(5))
+    );
     assert!(Params::with_settings(Algorithm::ItemKnn, &[s("similarity", "jaccard")]).is_err());
     let e = Params::with_settings(Algorithm::ItemKnn, &[s("min_k", "50")]).expect("parses").check().expect_err("min_k > k");
     assert!(e.to_string().contains("min_k"), "{e}");
