@@ -18,9 +18,13 @@ use crate::data::Dataset;
 use crate::model::{FitObserver, Model};
 use crate::{Error, Result};
 
+pub mod baseline;
+pub mod knn;
 pub mod mean;
 pub mod popularity;
 
+pub use baseline::{BaselineMethod, BaselineModel, BaselineParams};
+pub use knn::{ItemKnnModel, ItemKnnParams, KnnVariant, Similarity};
 pub use mean::{GlobalMeanModel, GlobalMeanParams};
 pub use popularity::{PopularityModel, PopularityParams};
 
@@ -32,17 +36,23 @@ pub enum Algorithm {
     GlobalMean,
     /// Popularity (number of ratings).
     Popularity,
+    /// `mu + b_u + b_i` (Surprise's BaselineOnly).
+    Baseline,
+    /// k-nearest neighbours on baselines (Surprise's KNNBaseline; item- or user-based).
+    ItemKnn,
 }
 
 impl Algorithm {
     /// Every algorithm, in the order `reelhouse compare` lists them.
-    pub const ALL: &'static [Algorithm] = &[Algorithm::GlobalMean, Algorithm::Popularity];
+    pub const ALL: &'static [Algorithm] = &[Algorithm::GlobalMean, Algorithm::Popularity, Algorithm::Baseline, Algorithm::ItemKnn];
 
     /// The command-line name (`svd`, `item-knn`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Algorithm::GlobalMean => "global-mean",
             Algorithm::Popularity => "popularity",
+            Algorithm::Baseline => "baseline",
+            Algorithm::ItemKnn => "item-knn",
         }
     }
 
@@ -51,6 +61,8 @@ impl Algorithm {
         match self {
             Algorithm::GlobalMean => "the mean training rating for everything (the floor)",
             Algorithm::Popularity => "items by number of ratings, the same list for everyone",
+            Algorithm::Baseline => "global mean + user bias + item bias, fit by ALS or SGD (Surprise's BaselineOnly)",
+            Algorithm::ItemKnn => "k nearest neighbours on baselines, item- or user-based (Surprise's KNNBaseline)",
         }
     }
 
@@ -59,6 +71,8 @@ impl Algorithm {
         match self {
             Algorithm::GlobalMean => Params::GlobalMean(GlobalMeanParams::default()),
             Algorithm::Popularity => Params::Popularity(PopularityParams::default()),
+            Algorithm::Baseline => Params::Baseline(BaselineParams::default()),
+            Algorithm::ItemKnn => Params::ItemKnn(ItemKnnParams::default()),
         }
     }
 }
@@ -89,6 +103,10 @@ pub enum Params {
     GlobalMean(GlobalMeanParams),
     /// [`popularity`].
     Popularity(PopularityParams),
+    /// [`baseline`].
+    Baseline(BaselineParams),
+    /// [`knn`].
+    ItemKnn(ItemKnnParams),
 }
 
 impl Params {
@@ -97,6 +115,8 @@ impl Params {
         match self {
             Params::GlobalMean(_) => Algorithm::GlobalMean,
             Params::Popularity(_) => Algorithm::Popularity,
+            Params::Baseline(_) => Algorithm::Baseline,
+            Params::ItemKnn(_) => Algorithm::ItemKnn,
         }
     }
 
@@ -138,6 +158,8 @@ impl Params {
         Ok(match self {
             Params::GlobalMean(p) => Box::new(p.check()?.fit(data, obs)?),
             Params::Popularity(p) => Box::new(p.check()?.fit(data, obs)?),
+            Params::Baseline(p) => Box::new(p.check()?.fit(data, obs)?),
+            Params::ItemKnn(p) => Box::new(p.check()?.fit(data, obs)?),
         })
     }
 
@@ -146,6 +168,8 @@ impl Params {
         match self {
             Params::GlobalMean(p) => p.check().map(|_| ()),
             Params::Popularity(p) => p.check().map(|_| ()),
+            Params::Baseline(p) => p.check().map(|_| ()),
+            Params::ItemKnn(p) => p.check().map(|_| ()),
         }
     }
 }
@@ -172,6 +196,8 @@ pub fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
     Ok(match algo {
         Algorithm::GlobalMean => Box::new(GlobalMeanModel::read(users, items, &mut a)?),
         Algorithm::Popularity => Box::new(PopularityModel::read(users, items, &mut a)?),
+        Algorithm::Baseline => Box::new(BaselineModel::read(users, items, &mut a)?),
+        Algorithm::ItemKnn => Box::new(ItemKnnModel::read(users, items, &mut a)?),
     })
 }
 
