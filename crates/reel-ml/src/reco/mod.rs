@@ -18,9 +18,17 @@ use crate::data::Dataset;
 use crate::model::{FitObserver, Model};
 use crate::{Error, Result};
 
+pub mod bpr;
+pub mod content;
+pub mod ease;
+pub mod ials;
 pub mod mean;
 pub mod popularity;
 
+pub use bpr::{BprModel, BprParams};
+pub use content::{ContentModel, ContentParams};
+pub use ease::{EaseModel, EaseParams};
+pub use ials::{IalsModel, IalsParams};
 pub use mean::{GlobalMeanModel, GlobalMeanParams};
 pub use popularity::{PopularityModel, PopularityParams};
 
@@ -32,17 +40,36 @@ pub enum Algorithm {
     GlobalMean,
     /// Popularity (number of ratings).
     Popularity,
+    /// Implicit ALS with conjugate-gradient solves.
+    Ials,
+    /// Bayesian personalised ranking (SGD on sampled pairs).
+    Bpr,
+    /// EASE, the closed-form item×item model.
+    Ease,
+    /// TF-IDF content profiles.
+    Content,
 }
 
 impl Algorithm {
     /// Every algorithm, in the order `reelhouse compare` lists them.
-    pub const ALL: &'static [Algorithm] = &[Algorithm::GlobalMean, Algorithm::Popularity];
+    pub const ALL: &'static [Algorithm] = &[
+        Algorithm::GlobalMean,
+        Algorithm::Popularity,
+        Algorithm::Ials,
+        Algorithm::Bpr,
+        Algorithm::Ease,
+        Algorithm::Content,
+    ];
 
     /// The command-line name (`svd`, `item-knn`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Algorithm::GlobalMean => "global-mean",
             Algorithm::Popularity => "popularity",
+            Algorithm::Ials => "ials",
+            Algorithm::Bpr => "bpr",
+            Algorithm::Ease => "ease",
+            Algorithm::Content => "content",
         }
     }
 
@@ -51,6 +78,10 @@ impl Algorithm {
         match self {
             Algorithm::GlobalMean => "the mean training rating for everything (the floor)",
             Algorithm::Popularity => "items by number of ratings, the same list for everyone",
+            Algorithm::Ials => "implicit ALS: every rating a positive with a confidence; scales to 25M ratings",
+            Algorithm::Bpr => "BPR matrix factorisation: positives ranked above sampled negatives",
+            Algorithm::Ease => "EASE item-to-item closed form: the best top-N ranker up to 10,000 items",
+            Algorithm::Content => "TF-IDF of item text (genres, tags) against each user's rated items",
         }
     }
 
@@ -59,6 +90,10 @@ impl Algorithm {
         match self {
             Algorithm::GlobalMean => Params::GlobalMean(GlobalMeanParams::default()),
             Algorithm::Popularity => Params::Popularity(PopularityParams::default()),
+            Algorithm::Ials => Params::Ials(IalsParams::default()),
+            Algorithm::Bpr => Params::Bpr(BprParams::default()),
+            Algorithm::Ease => Params::Ease(EaseParams::default()),
+            Algorithm::Content => Params::Content(ContentParams::default()),
         }
     }
 }
@@ -89,6 +124,14 @@ pub enum Params {
     GlobalMean(GlobalMeanParams),
     /// [`popularity`].
     Popularity(PopularityParams),
+    /// [`ials`].
+    Ials(IalsParams),
+    /// [`bpr`].
+    Bpr(BprParams),
+    /// [`ease`].
+    Ease(EaseParams),
+    /// [`content`].
+    Content(ContentParams),
 }
 
 impl Params {
@@ -97,6 +140,10 @@ impl Params {
         match self {
             Params::GlobalMean(_) => Algorithm::GlobalMean,
             Params::Popularity(_) => Algorithm::Popularity,
+            Params::Ials(_) => Algorithm::Ials,
+            Params::Bpr(_) => Algorithm::Bpr,
+            Params::Ease(_) => Algorithm::Ease,
+            Params::Content(_) => Algorithm::Content,
         }
     }
 
@@ -138,6 +185,10 @@ impl Params {
         Ok(match self {
             Params::GlobalMean(p) => Box::new(p.check()?.fit(data, obs)?),
             Params::Popularity(p) => Box::new(p.check()?.fit(data, obs)?),
+            Params::Ials(p) => Box::new(p.check()?.fit(data, obs)?),
+            Params::Bpr(p) => Box::new(p.check()?.fit(data, obs)?),
+            Params::Ease(p) => Box::new(p.check()?.fit(data, obs)?),
+            Params::Content(p) => Box::new(p.check()?.fit(data, obs)?),
         })
     }
 
@@ -146,6 +197,10 @@ impl Params {
         match self {
             Params::GlobalMean(p) => p.check().map(|_| ()),
             Params::Popularity(p) => p.check().map(|_| ()),
+            Params::Ials(p) => p.check().map(|_| ()),
+            Params::Bpr(p) => p.check().map(|_| ()),
+            Params::Ease(p) => p.check().map(|_| ()),
+            Params::Content(p) => p.check().map(|_| ()),
         }
     }
 }
@@ -172,6 +227,10 @@ pub fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
     Ok(match algo {
         Algorithm::GlobalMean => Box::new(GlobalMeanModel::read(users, items, &mut a)?),
         Algorithm::Popularity => Box::new(PopularityModel::read(users, items, &mut a)?),
+        Algorithm::Ials => Box::new(IalsModel::read(users, items, &mut a)?),
+        Algorithm::Bpr => Box::new(BprModel::read(users, items, &mut a)?),
+        Algorithm::Ease => Box::new(EaseModel::read(users, items, &mut a)?),
+        Algorithm::Content => Box::new(ContentModel::read(users, items, &mut a)?),
     })
 }
 
@@ -186,7 +245,12 @@ mod tests {
         for (u, i, x) in [(1, 10, 5.0), (1, 11, 3.0), (2, 10, 4.0), (3, 10, 2.0), (3, 12, 1.0), (2, 11, 4.0)] {
             r.push(u, i, x, 0);
         }
-        Dataset::try_new(&r, Scale::ONE_TO_FIVE).expect("valid")
+        // Item text too, so that the content model can fit on the same data.
+        let mut text = crate::data::ItemText::default();
+        for (i, t) in [(10, "genre:Drama"), (11, "genre:Comedy"), (12, "genre:Drama")] {
+            text.tokens.insert(i, vec![t.to_string()]);
+        }
+        Dataset::try_new(&r, Scale::ONE_TO_FIVE).expect("valid").with_item_text(text)
     }
 
     #[test]
