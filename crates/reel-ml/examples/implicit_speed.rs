@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p reel-ml --example implicit_speed              # split: the peers' ML-100K split
 //! cargo run --release -p reel-ml --example implicit_speed -- tune      # grid on a validation slice of train
+//! cargo run --release -p reel-ml --example implicit_speed -- grid ials alpha=1,2 reg=30,50   # any grid
 //! cargo run --release -p reel-ml --example implicit_speed -- 25m [ratings.csv] [iterations] [factors]
 //! ```
 //!
@@ -158,6 +159,37 @@ fn validation() -> Res<(Ratings, Ratings)> {
     Ok((all.select(&idx[cut..]), all.select(&idx[..cut])))
 }
 
+/// `grid <algo> name=v1,v2 name=v3 ...`: every combination, through `Params::with_settings`.
+fn grid_mode(args: &[String]) -> Res<()> {
+    let algo: reel_ml::reco::Algorithm = args.first().ok_or("grid needs an algorithm")?.parse()?;
+    let axes: Vec<(String, Vec<String>)> = args[1..]
+        .iter()
+        .map(|a| {
+            let (k, v) = a.split_once('=').unwrap_or((a, ""));
+            (k.to_string(), v.split(',').map(str::to_string).collect())
+        })
+        .collect();
+    let (fit_rows, val) = validation()?;
+    let (catalogue, text) = movies(false, false)?;
+    let fit = Dataset::try_new(&fit_rows, Scale::ONE_TO_FIVE)?.with_catalogue(&catalogue).with_item_text(text);
+    let total: usize = axes.iter().map(|a| a.1.len()).product();
+    for mut k in 0..total {
+        let mut settings = Vec::new();
+        for (name, values) in &axes {
+            settings.push((name.clone(), values[k % values.len()].clone()));
+            k /= values.len();
+        }
+        let params = Params::with_settings(algo, &settings)?;
+        let t = Instant::now();
+        let m = params.fit(&fit, &mut Quiet)?;
+        let secs = t.elapsed().as_secs_f64();
+        let (p, r, n, _) = topn(m.as_ref(), &fit, &val);
+        let label: Vec<String> = settings.iter().map(|(a, b)| format!("{a}={b}")).collect();
+        println!("{algo} {:<56} P {p:.4} R {r:.4} NDCG {n:.4}  {secs:.3} s", label.join(" "));
+    }
+    Ok(())
+}
+
 fn tune_mode(which: &str) -> Res<()> {
     let (fit_rows, val) = validation()?;
     let (catalogue, text) = movies(false, false)?;
@@ -182,8 +214,8 @@ fn tune_mode(which: &str) -> Res<()> {
     }
     if which == "all" || which == "ials" {
         for confidence in [Confidence::Binary, Confidence::Linear, Confidence::Log] {
-            for alpha in [1.0, 2.0, 5.0, 10.0] {
-                for reg in [0.1, 1.0, 5.0, 20.0] {
+            for alpha in [0.25, 0.5, 1.0, 2.0] {
+                for reg in [20.0, 50.0, 100.0, 200.0] {
                     let p = IalsParams { confidence, alpha, reg, ..IalsParams::default() };
                     run(format!("ials {confidence:?} alpha={alpha} reg={reg}"), Params::Ials(p))?;
                 }
@@ -234,18 +266,32 @@ fn vm_hwm_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// Prints the time of every iteration.
+/// CPU seconds (user + system) of this process, from /proc/self/stat: on a shared machine
+/// it shows the work done when wall time is stretched by other processes.
+fn cpu_secs() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = s.rsplit_once(')').map_or("", |p| p.1);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let field = |k: usize| f.get(k).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    (field(11) + field(12)) / 100.0
+}
+
+/// Prints the wall and CPU time of every iteration.
 struct Timer {
     last: Instant,
+    last_cpu: f64,
     times: Vec<f64>,
 }
 
 impl FitObserver for Timer {
     fn on_epoch(&mut self, epoch: usize, epochs: usize, _loss: Option<f64>) {
         let dt = self.last.elapsed().as_secs_f64();
+        let cpu = cpu_secs();
         self.times.push(dt);
-        println!("  iteration {epoch}/{epochs}: {dt:.2} s");
+        println!("  iteration {epoch}/{epochs}: {dt:.2} s wall, {:.2} s CPU", cpu - self.last_cpu);
         self.last = Instant::now();
+        self.last_cpu = cpu;
     }
 }
 
@@ -296,7 +342,7 @@ fn big_mode(path: &str, iterations: usize, factors: usize) -> Res<()> {
     );
     let params = IalsParams { factors, iterations, ..IalsParams::default() }.check()?;
     println!("ials {factors} factors, {iterations} iterations, cg_steps 3, {} rayon threads", rayon::current_num_threads());
-    let mut timer = Timer { last: Instant::now(), times: Vec::new() };
+    let mut timer = Timer { last: Instant::now(), last_cpu: cpu_secs(), times: Vec::new() };
     let t = Instant::now();
     let model = params.fit(&data, &mut timer)?;
     let total = t.elapsed().as_secs_f64();
@@ -318,6 +364,7 @@ fn main() -> Res<()> {
     match args.first().map(String::as_str) {
         None | Some("split") => split_mode(),
         Some("tune") => tune_mode(args.get(1).map_or("all", String::as_str)),
+        Some("grid") => grid_mode(&args[1..]),
         Some("25m") => big_mode(
             args.get(1).map_or("/work/main/data/ml-gen-25000000/ratings.csv", String::as_str),
             args.get(2).map_or(Ok(3), |s| s.parse())?,
