@@ -60,10 +60,9 @@ fn movies(title_words: bool, decade: bool) -> Res<(Vec<i64>, ItemText)> {
             }
         }
         let title = f[1];
-        if decade {
-            if let Some(y) = title.rfind('(').and_then(|p| title.get(p + 1..p + 5)).and_then(|y| y.parse::<i32>().ok()) {
-                toks.push(format!("decade:{}", y / 10 * 10));
-            }
+        let year = title.rfind('(').and_then(|p| title.get(p + 1..p + 5)).and_then(|y| y.parse::<i32>().ok());
+        if let Some(y) = year.filter(|_| decade) {
+            toks.push(format!("decade:{}", y / 10 * 10));
         }
         if title_words {
             let head = title.rfind('(').map_or(title, |p| &title[..p]);
@@ -111,7 +110,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn split_mode() -> Res<()> {
-    let (catalogue, text) = movies(false, false)?;
+    let (catalogue, text) = movies(true, true)?;
     let train = Dataset::try_new(&read_split("train.csv")?, Scale::ONE_TO_FIVE)?.with_catalogue(&catalogue).with_item_text(text);
     let test = read_split("test.csv")?;
     let models: Vec<(&str, Params)> = vec![
@@ -170,7 +169,7 @@ fn grid_mode(args: &[String]) -> Res<()> {
         })
         .collect();
     let (fit_rows, val) = validation()?;
-    let (catalogue, text) = movies(false, false)?;
+    let (catalogue, text) = movies(true, true)?;
     let fit = Dataset::try_new(&fit_rows, Scale::ONE_TO_FIVE)?.with_catalogue(&catalogue).with_item_text(text);
     let total: usize = axes.iter().map(|a| a.1.len()).product();
     for mut k in 0..total {
@@ -192,7 +191,7 @@ fn grid_mode(args: &[String]) -> Res<()> {
 
 fn tune_mode(which: &str) -> Res<()> {
     let (fit_rows, val) = validation()?;
-    let (catalogue, text) = movies(false, false)?;
+    let (catalogue, text) = movies(true, true)?;
     let fit = Dataset::try_new(&fit_rows, Scale::ONE_TO_FIVE)?.with_catalogue(&catalogue).with_item_text(text);
     let run = |label: String, params: Params| -> Res<()> {
         let t = Instant::now();

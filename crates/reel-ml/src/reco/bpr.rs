@@ -45,7 +45,7 @@ pub struct BprParams {
 impl Default for BprParams {
     /// Tuned on a 90/10 validation split of the ML-100K training split.
     fn default() -> Self {
-        BprParams { factors: 64, epochs: 60, lr: 0.05, reg: 0.005, min_rating: 0.0, seed: 42 }
+        BprParams { factors: 64, epochs: 100, lr: 0.02, reg: 0.001, min_rating: 4.0, seed: 42 }
     }
 }
 

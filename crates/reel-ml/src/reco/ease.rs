@@ -19,7 +19,8 @@
 //! Rust was the alternative, turned down because without target-feature dispatch (which
 //! needs `unsafe`) it stays several times slower.
 //!
-//! An unknown user gets the popularity order (declared); an unknown item scores 0.
+//! An unknown user gets the popularity order (declared), and so does a known user without any
+//! positive; an unknown item scores 0.
 use faer::linalg::solvers::DenseSolveCore;
 use faer::{Mat, Side};
 use rayon::prelude::*;
@@ -48,7 +49,7 @@ pub struct EaseParams {
 impl Default for EaseParams {
     /// λ tuned on a 90/10 validation split of the ML-100K training split.
     fn default() -> Self {
-        EaseParams { lambda: 200.0, min_rating: 0.0 }
+        EaseParams { lambda: 300.0, min_rating: 4.0 }
     }
 }
 
@@ -203,6 +204,12 @@ impl EaseModel {
     }
 }
 
+impl EaseModel {
+    fn has_positives(&self, u: u32) -> bool {
+        self.user_offsets.get(u as usize..u as usize + 2).is_some_and(|o| o[1] > o[0])
+    }
+}
+
 /// CSR offsets from an artifact: non-decreasing from 0 to `len`.
 pub(crate) fn checked_offsets(offsets: &[i64], len: usize) -> Result<Vec<usize>> {
     let ok = offsets.first() == Some(&0)
@@ -237,7 +244,7 @@ impl Model for EaseModel {
     }
     fn score(&self, u: Option<u32>, i: Option<u32>) -> Score {
         let fallback = Fallback::for_unknown(u, i, FALLBACK);
-        let value = match (u, i) {
+        let value = match (u.filter(|&u| self.has_positives(u)), i) {
             (_, None) => 0.0,
             (None, Some(i)) => self.counts.get(i as usize).copied().unwrap_or(0.0),
             (Some(u), Some(i)) => match (self.col.get(i as usize), self.user_offsets.get(u as usize..u as usize + 2)) {
@@ -252,7 +259,7 @@ impl Model for EaseModel {
         Score { value, fallback }
     }
     fn score_items(&self, u: Option<u32>, out: &mut [f32]) {
-        let Some(o) = u.and_then(|u| self.user_offsets.get(u as usize..u as usize + 2)) else {
+        let Some(o) = u.filter(|&u| self.has_positives(u)).and_then(|u| self.user_offsets.get(u as usize..u as usize + 2)) else {
             out.iter_mut().zip(&self.counts).for_each(|(o, &c)| *o = c);
             return;
         };

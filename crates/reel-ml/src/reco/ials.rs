@@ -17,8 +17,9 @@
 //! exact solve for ranking. The unrated pairs never appear: their contribution is G.
 //!
 //! Scores rank items, they are not ratings ([`ModelKind::Ranking`]). An unknown user gets the
-//! popularity order (number of positives per item), declared as a fallback; an unknown item
-//! scores 0. Items that no one rated (catalogue-only) get zero factors and score 0.
+//! popularity order (number of positives per item), declared as a fallback; so does a known
+//! user without any positive (all their ratings below `min_rating`), whose factors are zero.
+//! An unknown item scores 0. Items no one rated (catalogue-only) get zero factors and score 0.
 //!
 //! This file also holds the small numeric helpers the other factor models share (`dot`,
 //! `axpy`, a seeded [`SplitMix64`], cosine neighbours).
@@ -74,12 +75,12 @@ impl Default for IalsParams {
         IalsParams {
             factors: 64,
             iterations: 15,
-            reg: 0.1,
+            reg: 50.0,
             alpha: 2.0,
             confidence: Confidence::Linear,
             eps: 1.0,
             cg_steps: 3,
-            min_rating: 0.0,
+            min_rating: 4.0,
             seed: 42,
         }
     }
@@ -154,6 +155,9 @@ impl ValidIalsParams {
         let conf = Conf { form: p.confidence, alpha: p.alpha, eps: p.eps, min: p.min_rating };
         let (nu, ni) = (data.n_users(), data.n_items());
         let counts = positive_counts(data, p.min_rating);
+        if counts.iter().all(|&c| c == 0.0) {
+            return Err(Error::Data(format!("ials found no rating at or above min_rating = {}; lower min_rating", p.min_rating)));
+        }
         let mut rng = SplitMix64::new(p.seed);
         // Small uniform start (std 0.1/√f, as Rendle et al. 2021 use): large enough to break
         // symmetry, small enough that the first half-iteration is dominated by the data.
@@ -477,6 +481,12 @@ impl IalsModel {
         Ok(IalsModel { params, users, items, scale: a.header.scale, x, y, counts })
     }
 
+    /// Factors of user `u`, `None` for a user without positives (zero factors): they are
+    /// answered by popularity like an unknown user.
+    fn taste(&self, u: Option<u32>) -> Option<&[f32]> {
+        u.and_then(|u| self.user_factors(u)).filter(|x| x.iter().any(|&v| v != 0.0))
+    }
+
     /// Factors of user `u` (dense index).
     pub fn user_factors(&self, u: u32) -> Option<&[f32]> {
         let f = self.params.factors;
@@ -512,7 +522,7 @@ impl Model for IalsModel {
         self.scale
     }
     fn score(&self, u: Option<u32>, i: Option<u32>) -> Score {
-        let value = match (u.and_then(|u| self.user_factors(u)), i) {
+        let value = match (self.taste(u), i) {
             (_, None) => 0.0,
             (Some(xu), Some(i)) => self.item_factors(i).map_or(0.0, |yi| dot(xu, yi)),
             (None, Some(i)) => self.counts.get(i as usize).copied().unwrap_or(0.0),
@@ -520,7 +530,7 @@ impl Model for IalsModel {
         Score { value, fallback: Fallback::for_unknown(u, i, FALLBACK) }
     }
     fn score_items(&self, u: Option<u32>, out: &mut [f32]) {
-        match u.and_then(|u| self.user_factors(u)) {
+        match self.taste(u) {
             Some(xu) => out.iter_mut().zip(self.y.chunks_exact(self.params.factors)).for_each(|(o, yi)| *o = dot(xu, yi)),
             None => out.iter_mut().zip(&self.counts).for_each(|(o, &c)| *o = c),
         }
