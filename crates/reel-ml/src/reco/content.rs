@@ -147,18 +147,23 @@ impl ValidContentParams {
             ));
         }
         let n = items.len() as f32;
-        let idf: Vec<f32> = df
-            .iter()
-            .map(|&d| if d >= self.0.min_df { ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0 } else { 0.0 })
-            .collect();
+        // Tokens kept by min_df get new, dense numbers; the others are dropped from the rows.
+        let mut kept = vec![u32::MAX; df.len()];
+        let mut idf: Vec<f32> = Vec::new();
+        for (t, &d) in df.iter().enumerate() {
+            if d >= self.0.min_df {
+                kept[t] = idf.len() as u32;
+                idf.push(((1.0 + n) / (1.0 + d as f32)).ln() + 1.0);
+            }
+        }
         let mut item_rows = Rows { offsets: vec![0], ..Rows::default() };
-        for mut row in tf {
-            row.retain(|p| idf[p.0 as usize] > 0.0);
-            row.iter_mut().for_each(|p| p.1 *= idf[p.0 as usize]);
+        for row in tf {
+            let mut row: Vec<(u32, f32)> =
+                row.into_iter().filter(|p| kept[p.0 as usize] != u32::MAX).map(|(t, c)| (kept[t as usize], c * idf[kept[t as usize] as usize])).collect();
             normalise(&mut row);
             item_rows.push(row);
         }
-        let v = vocab.len();
+        let v = idf.len();
         if !obs.keep_going() {
             return Err(Error::Cancelled);
         }
@@ -232,6 +237,11 @@ impl ContentModel {
         let params: ContentParams = a.params()?;
         let vocab = a.take_u32("vocab", Some(1))?[0] as usize;
         let item_rows = Rows::read(a, "item", items.len(), vocab)?;
+        // Every kept token occurs in some item: a larger vocabulary is a damaged file (and
+        // would size the scoring buffers).
+        if vocab > item_rows.idx.len() {
+            return Err(Error::artifact(format!("content vocabulary of {vocab} tokens exceeds the {} item tokens", item_rows.idx.len())));
+        }
         let user_rows = Rows::read(a, "user", users.len(), vocab)?;
         let counts = a.take_f32("counts", Some(items.len()))?;
         Ok(ContentModel { params, users, items, scale: a.header.scale, vocab, item_rows, user_rows, counts })
@@ -367,6 +377,19 @@ mod tests {
         assert_eq!(sim.iter().map(|s| s.item).collect::<Vec<_>>(), vec![11, 12]);
         let (_, fb) = recommend(&m, 99, 1, &|_| false);
         assert!(fb.is_some());
+    }
+
+    #[test]
+    fn min_df_drops_rare_tokens_and_renumbers_the_rest() {
+        let mut d = data();
+        if let Some(t) = d.item_text.as_mut() {
+            t.tokens.insert(30, vec!["tag:unique".into()]);
+        }
+        let m = ContentParams { min_df: 2 }.check().expect("valid").fit(&d, &mut Quiet).expect("fits");
+        assert_eq!(m.vocab, 2, "genre:Comedy and genre:Horror stay, tag:unique goes");
+        assert!(m.item_rows.idx.iter().all(|&t| t < 2));
+        let back = crate::reco::load(&crate::reco::save(&m)).expect("loads");
+        assert_eq!(back.score(Some(0), Some(2)), m.score(Some(0), Some(2)));
     }
 
     #[test]
