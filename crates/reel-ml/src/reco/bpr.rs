@@ -14,7 +14,8 @@
 //! sizes BPR is meant for here (ML-100K/1M) one core trains in well under a second; iALS is
 //! the model for big data.
 //!
-//! An unknown user gets the popularity order (declared); an unknown item scores 0.
+//! An unknown user gets the popularity order (declared); a known user without any positive
+//! ranks by the item biases alone. An unknown item scores 0.
 use serde::{Deserialize, Serialize};
 
 use crate::artifact::{Artifact, ArtifactWriter};
@@ -142,6 +143,13 @@ impl ValidBprParams {
                 b[j] += p.lr * (-g - p.reg * b[j]);
             }
             obs.on_epoch(epoch + 1, p.epochs, Some(loss / pos.len() as f64));
+        }
+        // Users without a positive were never sampled: drop their random start, so that
+        // they rank by the item biases (a learned popularity) rather than by noise.
+        for u in 0..nu {
+            if offsets[u] == offsets[u + 1] {
+                x[u * f..(u + 1) * f].fill(0.0);
+            }
         }
         Ok(BprModel {
             params: p.clone(),
