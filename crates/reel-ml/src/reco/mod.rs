@@ -19,11 +19,19 @@ use crate::model::{FitObserver, Model};
 use crate::{Error, Result};
 
 pub mod baseline;
+pub mod bpr;
+pub mod content;
+pub mod ease;
+pub mod ials;
 pub mod knn;
 pub mod mean;
 pub mod popularity;
 
 pub use baseline::{BaselineMethod, BaselineModel, BaselineParams};
+pub use bpr::{BprModel, BprParams};
+pub use content::{ContentModel, ContentParams};
+pub use ease::{EaseModel, EaseParams};
+pub use ials::{IalsModel, IalsParams};
 pub use knn::{ItemKnnModel, ItemKnnParams, KnnVariant, Similarity};
 pub use mean::{GlobalMeanModel, GlobalMeanParams};
 pub use popularity::{PopularityModel, PopularityParams};
@@ -40,11 +48,28 @@ pub enum Algorithm {
     Baseline,
     /// k-nearest neighbours on baselines (Surprise's KNNBaseline; item- or user-based).
     ItemKnn,
+    /// Implicit ALS with conjugate-gradient solves.
+    Ials,
+    /// Bayesian personalised ranking (SGD on sampled pairs).
+    Bpr,
+    /// EASE, the closed-form item×item model.
+    Ease,
+    /// TF-IDF content profiles.
+    Content,
 }
 
 impl Algorithm {
     /// Every algorithm, in the order `reelhouse compare` lists them.
-    pub const ALL: &'static [Algorithm] = &[Algorithm::GlobalMean, Algorithm::Popularity, Algorithm::Baseline, Algorithm::ItemKnn];
+    pub const ALL: &'static [Algorithm] = &[
+        Algorithm::GlobalMean,
+        Algorithm::Popularity,
+        Algorithm::Baseline,
+        Algorithm::ItemKnn,
+        Algorithm::Ials,
+        Algorithm::Bpr,
+        Algorithm::Ease,
+        Algorithm::Content,
+    ];
 
     /// The command-line name (`svd`, `item-knn`, ...).
     pub fn name(self) -> &'static str {
@@ -53,6 +78,10 @@ impl Algorithm {
             Algorithm::Popularity => "popularity",
             Algorithm::Baseline => "baseline",
             Algorithm::ItemKnn => "item-knn",
+            Algorithm::Ials => "ials",
+            Algorithm::Bpr => "bpr",
+            Algorithm::Ease => "ease",
+            Algorithm::Content => "content",
         }
     }
 
@@ -63,6 +92,10 @@ impl Algorithm {
             Algorithm::Popularity => "items by number of ratings, the same list for everyone",
             Algorithm::Baseline => "global mean + user bias + item bias, fit by ALS or SGD (Surprise's BaselineOnly)",
             Algorithm::ItemKnn => "k nearest neighbours on baselines, item- or user-based (Surprise's KNNBaseline)",
+            Algorithm::Ials => "implicit ALS: every rating a positive with a confidence; scales to 25M ratings",
+            Algorithm::Bpr => "BPR matrix factorisation: positives ranked above sampled negatives",
+            Algorithm::Ease => "EASE item-to-item closed form: the best top-N ranker up to 10,000 items",
+            Algorithm::Content => "TF-IDF of item text (genres, tags) against each user's rated items",
         }
     }
 
@@ -73,6 +106,10 @@ impl Algorithm {
             Algorithm::Popularity => Params::Popularity(PopularityParams::default()),
             Algorithm::Baseline => Params::Baseline(BaselineParams::default()),
             Algorithm::ItemKnn => Params::ItemKnn(ItemKnnParams::default()),
+            Algorithm::Ials => Params::Ials(IalsParams::default()),
+            Algorithm::Bpr => Params::Bpr(BprParams::default()),
+            Algorithm::Ease => Params::Ease(EaseParams::default()),
+            Algorithm::Content => Params::Content(ContentParams::default()),
         }
     }
 }
@@ -107,6 +144,14 @@ pub enum Params {
     Baseline(BaselineParams),
     /// [`knn`].
     ItemKnn(ItemKnnParams),
+    /// [`ials`].
+    Ials(IalsParams),
+    /// [`bpr`].
+    Bpr(BprParams),
+    /// [`ease`].
+    Ease(EaseParams),
+    /// [`content`].
+    Content(ContentParams),
 }
 
 impl Params {
@@ -117,6 +162,10 @@ impl Params {
             Params::Popularity(_) => Algorithm::Popularity,
             Params::Baseline(_) => Algorithm::Baseline,
             Params::ItemKnn(_) => Algorithm::ItemKnn,
+            Params::Ials(_) => Algorithm::Ials,
+            Params::Bpr(_) => Algorithm::Bpr,
+            Params::Ease(_) => Algorithm::Ease,
+            Params::Content(_) => Algorithm::Content,
         }
     }
 
@@ -160,6 +209,10 @@ impl Params {
             Params::Popularity(p) => Box::new(p.check()?.fit(data, obs)?),
             Params::Baseline(p) => Box::new(p.check()?.fit(data, obs)?),
             Params::ItemKnn(p) => Box::new(p.check()?.fit(data, obs)?),
+            Params::Ials(p) => Box::new(p.check()?.fit(data, obs)?),
+            Params::Bpr(p) => Box::new(p.check()?.fit(data, obs)?),
+            Params::Ease(p) => Box::new(p.check()?.fit(data, obs)?),
+            Params::Content(p) => Box::new(p.check()?.fit(data, obs)?),
         })
     }
 
@@ -170,6 +223,10 @@ impl Params {
             Params::Popularity(p) => p.check().map(|_| ()),
             Params::Baseline(p) => p.check().map(|_| ()),
             Params::ItemKnn(p) => p.check().map(|_| ()),
+            Params::Ials(p) => p.check().map(|_| ()),
+            Params::Bpr(p) => p.check().map(|_| ()),
+            Params::Ease(p) => p.check().map(|_| ()),
+            Params::Content(p) => p.check().map(|_| ()),
         }
     }
 }
@@ -198,6 +255,10 @@ pub fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
         Algorithm::Popularity => Box::new(PopularityModel::read(users, items, &mut a)?),
         Algorithm::Baseline => Box::new(BaselineModel::read(users, items, &mut a)?),
         Algorithm::ItemKnn => Box::new(ItemKnnModel::read(users, items, &mut a)?),
+        Algorithm::Ials => Box::new(IalsModel::read(users, items, &mut a)?),
+        Algorithm::Bpr => Box::new(BprModel::read(users, items, &mut a)?),
+        Algorithm::Ease => Box::new(EaseModel::read(users, items, &mut a)?),
+        Algorithm::Content => Box::new(ContentModel::read(users, items, &mut a)?),
     })
 }
 
@@ -212,7 +273,12 @@ mod tests {
         for (u, i, x) in [(1, 10, 5.0), (1, 11, 3.0), (2, 10, 4.0), (3, 10, 2.0), (3, 12, 1.0), (2, 11, 4.0)] {
             r.push(u, i, x, 0);
         }
-        Dataset::try_new(&r, Scale::ONE_TO_FIVE).expect("valid")
+        // Item text too, so that the content model can fit on the same data.
+        let mut text = crate::data::ItemText::default();
+        for (i, t) in [(10, "genre:Drama"), (11, "genre:Comedy"), (12, "genre:Drama")] {
+            text.tokens.insert(i, vec![t.to_string()]);
+        }
+        Dataset::try_new(&r, Scale::ONE_TO_FIVE).expect("valid").with_item_text(text)
     }
 
     #[test]
