@@ -18,11 +18,14 @@ use crate::data::Dataset;
 use crate::model::{FitObserver, Model};
 use crate::{Error, Result};
 
+pub mod als;
 pub mod mean;
 pub mod popularity;
+pub mod svd;
 
 pub use mean::{GlobalMeanModel, GlobalMeanParams};
 pub use popularity::{PopularityModel, PopularityParams};
+pub use svd::{SvdModel, SvdParams, UserVector};
 
 /// Every algorithm, by its command-line name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -32,17 +35,24 @@ pub enum Algorithm {
     GlobalMean,
     /// Popularity (number of ratings).
     Popularity,
+    /// Biased matrix factorisation by SGD (Surprise's SVD).
+    Svd,
 }
 
 impl Algorithm {
     /// Every algorithm, in the order `reelhouse compare` lists them.
-    pub const ALL: &'static [Algorithm] = &[Algorithm::GlobalMean, Algorithm::Popularity];
+    pub const ALL: &'static [Algorithm] = &[
+        Algorithm::GlobalMean,
+        Algorithm::Popularity,
+        Algorithm::Svd,
+    ];
 
     /// The command-line name (`svd`, `item-knn`, ...).
     pub fn name(self) -> &'static str {
         match self {
             Algorithm::GlobalMean => "global-mean",
             Algorithm::Popularity => "popularity",
+            Algorithm::Svd => "svd",
         }
     }
 
@@ -51,6 +61,7 @@ impl Algorithm {
         match self {
             Algorithm::GlobalMean => "the mean training rating for everything (the floor)",
             Algorithm::Popularity => "items by number of ratings, the same list for everyone",
+            Algorithm::Svd => "biased matrix factorisation by parallel SGD (Surprise's SVD, its defaults)",
         }
     }
 
@@ -59,6 +70,7 @@ impl Algorithm {
         match self {
             Algorithm::GlobalMean => Params::GlobalMean(GlobalMeanParams::default()),
             Algorithm::Popularity => Params::Popularity(PopularityParams::default()),
+            Algorithm::Svd => Params::Svd(SvdParams::default()),
         }
     }
 }
@@ -89,6 +101,8 @@ pub enum Params {
     GlobalMean(GlobalMeanParams),
     /// [`popularity`].
     Popularity(PopularityParams),
+    /// [`svd`].
+    Svd(SvdParams),
 }
 
 impl Params {
@@ -97,6 +111,7 @@ impl Params {
         match self {
             Params::GlobalMean(_) => Algorithm::GlobalMean,
             Params::Popularity(_) => Algorithm::Popularity,
+            Params::Svd(_) => Algorithm::Svd,
         }
     }
 
@@ -138,6 +153,7 @@ impl Params {
         Ok(match self {
             Params::GlobalMean(p) => Box::new(p.check()?.fit(data, obs)?),
             Params::Popularity(p) => Box::new(p.check()?.fit(data, obs)?),
+            Params::Svd(p) => Box::new(p.check()?.fit(data, obs)?),
         })
     }
 
@@ -146,6 +162,7 @@ impl Params {
         match self {
             Params::GlobalMean(p) => p.check().map(|_| ()),
             Params::Popularity(p) => p.check().map(|_| ()),
+            Params::Svd(p) => p.check().map(|_| ()),
         }
     }
 }
@@ -172,6 +189,7 @@ pub fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
     Ok(match algo {
         Algorithm::GlobalMean => Box::new(GlobalMeanModel::read(users, items, &mut a)?),
         Algorithm::Popularity => Box::new(PopularityModel::read(users, items, &mut a)?),
+        Algorithm::Svd => Box::new(SvdModel::read(users, items, &mut a)?),
     })
 }
 

@@ -1,0 +1,210 @@
+//! Fit-time and accuracy of the matrix-factorisation models.
+//!
+//! ```text
+//! cargo run --release -p reel-ml --example mf_speed                  # ML-100K split, every MF model
+//! cargo run --release -p reel-ml --example mf_speed -- split svd     # one model
+//! cargo run --release -p reel-ml --example mf_speed -- big PATH      # SVD(50, 20) on a ratings.csv
+//! ```
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use reel_ml::data::{Dataset, Ratings, Scale};
+use reel_ml::model::{Model, Quiet, predict};
+use reel_ml::reco::{Algorithm, Params};
+
+fn split_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/ml-100k-splits").join(name)
+}
+
+/// A `user,item,rating,timestamp[,...]` CSV with a header, parsed byte by byte in chunks so
+/// that the file is never held whole in memory.
+fn read_csv(path: &Path) -> std::io::Result<Ratings> {
+    use std::io::Read;
+    let len = std::fs::metadata(path)?.len() as usize;
+    let mut f = std::fs::File::open(path)?;
+    // About 27 bytes a row on the generated sets; reserve a bit more to avoid one doubling.
+    let guess = len / 24 + 16;
+    let mut r = Ratings {
+        user: Vec::with_capacity(guess),
+        item: Vec::with_capacity(guess),
+        rating: Vec::with_capacity(guess),
+        timestamp: Vec::with_capacity(guess),
+    };
+    let mut buf = vec![0u8; 1 << 22];
+    let mut carry: Vec<u8> = Vec::new();
+    let mut header = true;
+    loop {
+        let got = f.read(&mut buf)?;
+        if got == 0 {
+            if !carry.is_empty() {
+                parse_line(&carry, &mut r);
+            }
+            break;
+        }
+        let mut chunk = &buf[..got];
+        if !carry.is_empty() {
+            match chunk.iter().position(|&b| b == b'\n') {
+                Some(p) => {
+                    carry.extend_from_slice(&chunk[..p]);
+                    if header {
+                        header = false;
+                    } else {
+                        parse_line(&carry, &mut r);
+                    }
+                    carry.clear();
+                    chunk = &chunk[p + 1..];
+                }
+                None => {
+                    carry.extend_from_slice(chunk);
+                    continue;
+                }
+            }
+        }
+        let last = chunk.iter().rposition(|&b| b == b'\n');
+        let (whole, rest) = match last {
+            Some(p) => (&chunk[..p + 1], &chunk[p + 1..]),
+            None => (&chunk[..0], chunk),
+        };
+        for line in whole.split(|&b| b == b'\n') {
+            if line.is_empty() {
+                continue;
+            }
+            if header {
+                header = false;
+                continue;
+            }
+            parse_line(line, &mut r);
+        }
+        carry.extend_from_slice(rest);
+    }
+    Ok(r)
+}
+
+fn parse_line(line: &[u8], r: &mut Ratings) {
+    let mut f = line.split(|&b| b == b',');
+    let int = |s: Option<&[u8]>| -> i64 { s.unwrap_or(b"0").iter().filter(|b| b.is_ascii_digit()).fold(0i64, |a, &b| a * 10 + (b - b'0') as i64) };
+    let u = int(f.next());
+    let i = int(f.next());
+    let x = f.next().unwrap_or(b"0");
+    let (mut v, mut scale, mut frac) = (0f32, 1f32, false);
+    for &b in x {
+        match b {
+            b'.' => frac = true,
+            b'0'..=b'9' => {
+                if frac {
+                    scale *= 0.1;
+                    v += (b - b'0') as f32 * scale;
+                } else {
+                    v = v * 10.0 + (b - b'0') as f32;
+                }
+            }
+            _ => {}
+        }
+    }
+    let t = int(f.next());
+    r.push(u, i, v, t);
+}
+
+fn peak_rss_mib() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn rmse(model: &dyn Model, test: &Ratings) -> f64 {
+    let mut se = 0f64;
+    for k in 0..test.len() {
+        let p = predict(model, test.user[k], test.item[k]).value as f64;
+        se += (p - test.rating[k] as f64).powi(2);
+    }
+    (se / test.len() as f64).sqrt()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn settings(s: &[(&str, &str)]) -> Vec<(String, String)> {
+    s.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+fn bench_split(which: &str, runs: usize) {
+    let train = Dataset::try_new(&read_csv(&split_path("train.csv")).expect("train.csv"), Scale::ONE_TO_FIVE).expect("train");
+    let test = read_csv(&split_path("test.csv")).expect("test.csv");
+    let cases: Vec<(&str, Algorithm, Vec<(String, String)>, f64)> = vec![
+        ("svd factors=50 epochs=20 seed=42", Algorithm::Svd, settings(&[("factors", "50"), ("seed", "42")]), 0.70),
+        ("svd defaults (100 factors)", Algorithm::Svd, settings(&[("seed", "42")]), 0.84),
+    ];
+    println!("ML-100K split: {} train, {} test, {} threads", train.len(), test.len(), rayon::current_num_threads());
+    for (label, algo, set, surprise) in cases {
+        if which != "all" && !label.starts_with(which) && which != algo.name() {
+            continue;
+        }
+        let params = Params::with_settings(algo, &set).expect("params");
+        let mut times = Vec::new();
+        let mut last = None;
+        for _ in 0..runs {
+            let t = Instant::now();
+            let m = params.fit(&train, &mut Quiet).expect("fit");
+            times.push(t.elapsed().as_secs_f64());
+            last = Some(m);
+        }
+        let m = last.expect("at least one run");
+        let fit = median(times.clone());
+        let mn = times.iter().copied().fold(f64::INFINITY, f64::min);
+        println!(
+            "{label:40} RMSE {:.4}  fit median {:7.2} ms (min {:6.2}, {runs} runs)  Surprise {surprise:.2} s -> {:.0}x",
+            rmse(m.as_ref(), &test),
+            fit * 1e3,
+            mn * 1e3,
+            surprise / fit
+        );
+    }
+}
+
+fn bench_big(path: &Path) {
+    let t = Instant::now();
+    let ratings = read_csv(path).expect("ratings.csv");
+    let parsed = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let data = Dataset::try_new(&ratings, Scale::HALF_TO_FIVE).expect("dataset");
+    drop(ratings);
+    let indexed = t.elapsed().as_secs_f64();
+    println!(
+        "{}: {} ratings, {} users, {} items; parse {parsed:.1} s, index {indexed:.1} s, peak RSS so far {:.0} MiB",
+        path.display(),
+        data.len(),
+        data.n_users(),
+        data.n_items(),
+        peak_rss_mib()
+    );
+    let params = Params::with_settings(Algorithm::Svd, &settings(&[("factors", "50"), ("epochs", "20"), ("seed", "42")])).expect("params");
+    struct Progress(Instant);
+    impl reel_ml::model::FitObserver for Progress {
+        fn on_epoch(&mut self, epoch: usize, epochs: usize, loss: Option<f64>) {
+            println!("  epoch {epoch:2}/{epochs}  train RMSE {:.4}  {:6.1} s", loss.unwrap_or(f64::NAN), self.0.elapsed().as_secs_f64());
+        }
+    }
+    let t = Instant::now();
+    let m = params.fit(&data, &mut Progress(Instant::now())).expect("fit");
+    let fit = t.elapsed().as_secs_f64();
+    println!("svd(50, 20) fit {fit:.1} s on {} threads; peak RSS {:.0} MiB", rayon::current_num_threads(), peak_rss_mib());
+    drop(m);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("big") => bench_big(Path::new(args.get(1).map_or("/work/main/data/ml-gen-25000000/ratings.csv", String::as_str))),
+        Some("split") | None => {
+            let which = args.get(1).map_or("all", String::as_str);
+            let runs = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(7);
+            bench_split(which, runs)
+        }
+        Some(other) => eprintln!("unknown mode {other}; use split [algo] [runs] or big [path]"),
+    }
+}
