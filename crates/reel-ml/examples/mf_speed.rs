@@ -138,6 +138,7 @@ fn bench_split(which: &str, runs: usize) {
     let cases: Vec<(&str, Algorithm, Vec<(String, String)>, f64)> = vec![
         ("svd factors=50 epochs=20 seed=42", Algorithm::Svd, settings(&[("factors", "50"), ("seed", "42")]), 0.70),
         ("svd defaults (100 factors)", Algorithm::Svd, settings(&[("seed", "42")]), 0.84),
+        ("svdpp defaults (20 factors)", Algorithm::Svdpp, settings(&[("seed", "42")]), 10.35),
     ];
     println!("ML-100K split: {} train, {} test, {} threads", train.len(), test.len(), rayon::current_num_threads());
     for (label, algo, set, surprise) in cases {
@@ -196,6 +197,28 @@ fn bench_big(path: &Path) {
     drop(m);
 }
 
+/// `fit ALGO name=value...`: one fit on the split with the loss of every epoch.
+fn fit_one(args: &[String]) {
+    let algo: Algorithm = args.first().map_or("svd", String::as_str).parse().expect("algorithm");
+    let set: Vec<(String, String)> =
+        args[1..].iter().filter_map(|a| a.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let train = Dataset::try_new(&read_csv(&split_path("train.csv")).expect("train.csv"), Scale::ONE_TO_FIVE).expect("train");
+    let test = read_csv(&split_path("test.csv")).expect("test.csv");
+    struct Losses(Vec<f64>);
+    impl reel_ml::model::FitObserver for Losses {
+        fn on_epoch(&mut self, _: usize, _: usize, loss: Option<f64>) {
+            self.0.push(loss.unwrap_or(f64::NAN));
+        }
+    }
+    let mut obs = Losses(Vec::new());
+    let t = Instant::now();
+    let m = Params::with_settings(algo, &set).expect("params").fit(&train, &mut obs).expect("fit");
+    let fit = t.elapsed().as_secs_f64();
+    let losses: Vec<String> = obs.0.iter().map(|l| format!("{l:.4}")).collect();
+    println!("train loss by epoch: {}", losses.join(" "));
+    println!("{algo} {set:?}: RMSE {:.4}, fit {:.1} ms", rmse(m.as_ref(), &test), fit * 1e3);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -205,6 +228,7 @@ fn main() {
             let runs = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(7);
             bench_split(which, runs)
         }
+        Some("fit") => fit_one(&args[1..]),
         Some(other) => eprintln!("unknown mode {other}; use split [algo] [runs] or big [path]"),
     }
 }

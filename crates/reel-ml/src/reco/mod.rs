@@ -22,10 +22,12 @@ pub mod als;
 pub mod mean;
 pub mod popularity;
 pub mod svd;
+pub mod svdpp;
 
 pub use mean::{GlobalMeanModel, GlobalMeanParams};
 pub use popularity::{PopularityModel, PopularityParams};
 pub use svd::{SvdModel, SvdParams, UserVector};
+pub use svdpp::{SvdppModel, SvdppParams};
 
 /// Every algorithm, by its command-line name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -37,6 +39,8 @@ pub enum Algorithm {
     Popularity,
     /// Biased matrix factorisation by SGD (Surprise's SVD).
     Svd,
+    /// SVD with the implicit feedback of who rated what (Surprise's SVDpp).
+    Svdpp,
 }
 
 impl Algorithm {
@@ -45,6 +49,7 @@ impl Algorithm {
         Algorithm::GlobalMean,
         Algorithm::Popularity,
         Algorithm::Svd,
+        Algorithm::Svdpp,
     ];
 
     /// The command-line name (`svd`, `item-knn`, ...).
@@ -53,6 +58,7 @@ impl Algorithm {
             Algorithm::GlobalMean => "global-mean",
             Algorithm::Popularity => "popularity",
             Algorithm::Svd => "svd",
+            Algorithm::Svdpp => "svdpp",
         }
     }
 
@@ -62,6 +68,7 @@ impl Algorithm {
             Algorithm::GlobalMean => "the mean training rating for everything (the floor)",
             Algorithm::Popularity => "items by number of ratings, the same list for everyone",
             Algorithm::Svd => "biased matrix factorisation by parallel SGD (Surprise's SVD, its defaults)",
+            Algorithm::Svdpp => "SVD plus the implicit signal of which items a user rated (Surprise's SVDpp)",
         }
     }
 
@@ -71,6 +78,7 @@ impl Algorithm {
             Algorithm::GlobalMean => Params::GlobalMean(GlobalMeanParams::default()),
             Algorithm::Popularity => Params::Popularity(PopularityParams::default()),
             Algorithm::Svd => Params::Svd(SvdParams::default()),
+            Algorithm::Svdpp => Params::Svdpp(SvdppParams::default()),
         }
     }
 }
@@ -103,6 +111,8 @@ pub enum Params {
     Popularity(PopularityParams),
     /// [`svd`].
     Svd(SvdParams),
+    /// [`svdpp`].
+    Svdpp(SvdppParams),
 }
 
 impl Params {
@@ -112,6 +122,7 @@ impl Params {
             Params::GlobalMean(_) => Algorithm::GlobalMean,
             Params::Popularity(_) => Algorithm::Popularity,
             Params::Svd(_) => Algorithm::Svd,
+            Params::Svdpp(_) => Algorithm::Svdpp,
         }
     }
 
@@ -154,6 +165,7 @@ impl Params {
             Params::GlobalMean(p) => Box::new(p.check()?.fit(data, obs)?),
             Params::Popularity(p) => Box::new(p.check()?.fit(data, obs)?),
             Params::Svd(p) => Box::new(p.check()?.fit(data, obs)?),
+            Params::Svdpp(p) => Box::new(p.check()?.fit(data, obs)?),
         })
     }
 
@@ -163,6 +175,7 @@ impl Params {
             Params::GlobalMean(p) => p.check().map(|_| ()),
             Params::Popularity(p) => p.check().map(|_| ()),
             Params::Svd(p) => p.check().map(|_| ()),
+            Params::Svdpp(p) => p.check().map(|_| ()),
         }
     }
 }
@@ -190,6 +203,7 @@ pub fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
         Algorithm::GlobalMean => Box::new(GlobalMeanModel::read(users, items, &mut a)?),
         Algorithm::Popularity => Box::new(PopularityModel::read(users, items, &mut a)?),
         Algorithm::Svd => Box::new(SvdModel::read(users, items, &mut a)?),
+        Algorithm::Svdpp => Box::new(SvdppModel::read(users, items, &mut a)?),
     })
 }
 

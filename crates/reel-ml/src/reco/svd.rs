@@ -39,7 +39,7 @@ use rayon::prelude::*;
 
 use crate::artifact::{Artifact, ArtifactWriter};
 use crate::data::{Dataset, IdMap, Scale};
-use crate::model::{Fallback, FitObserver, Model, ModelKind, Score, top_k};
+use crate::model::{Fallback, FitObserver, Score, top_k};
 use crate::reco::Algorithm;
 use crate::reco::als::solve_spd;
 use crate::{Error, Result};
@@ -478,15 +478,17 @@ pub(crate) struct FoldIn<'a> {
     pub base: &'a dyn Fn(usize) -> f32,
     /// Solve for a user bias too.
     pub biased: bool,
-    /// Regularisation of the bias and of the factors, per rating of the user.
+    /// Regularisation of the bias and of the factors.
     pub lambda_b: f32,
     pub lambda_p: f32,
+    /// Multiply the regularisation by the user's number of ratings.
+    pub per_rating: bool,
 }
 
 /// Ridge fold-in shared by SVD and ALS: the user's bias and factors minimising
 /// `sum (r - base_i - b_u - q_i . p)^2 + lambda_b n b_u^2 + lambda_p n |p|^2`
-/// with the items fixed. Regularisation grows with the user's number of ratings `n`: that
-/// is the fixed point of per-rating SGD regularisation (each of the `n` updates pulls by
+/// with the items fixed (`n` = 1 unless `per_rating`). Regularisation growing with the
+/// user's number of ratings `n` is the fixed point of per-rating SGD regularisation (each of the `n` updates pulls by
 /// `reg`) and ALS-WR's weighting, so folding in a trained user lands near the trained vector.
 /// Solved in closed form (Cholesky of a (k+1) x (k+1) system) rather than by a few SGD passes:
 /// exact, deterministic and free of a learning rate.
@@ -519,7 +521,7 @@ pub(crate) fn ridge_fold_in(ratings: &[(u32, f32)], f: &FoldIn<'_>) -> UserVecto
         let lam = if f.biased && s == 0 { f.lambda_b } else { f.lambda_p } as f64;
         // The small floor keeps the system positive definite with reg 0 and no ratings
         // (turned down: an error, since "no ratings yet" is a legitimate fold-in).
-        a[s * dim + s] += lam * cnt + 1e-9;
+        a[s * dim + s] += lam * if f.per_rating { cnt } else { 1.0 } + 1e-9;
         for c in 0..s {
             a[s * dim + c] = a[c * dim + s];
         }
@@ -820,69 +822,42 @@ pub(crate) fn train_sgd(
 }
 
 // ---------------------------------------------------------------------------------------
-// The model.
-
-impl ValidSvdParams {
-    /// The parameters as given.
-    pub fn params(&self) -> &SvdParams {
-        &self.params
-    }
-
-    /// Trains the model.
-    pub fn fit(&self, data: &Dataset, obs: &mut dyn FitObserver) -> Result<SvdModel> {
-        let pr = &self.params;
-        let lay = Layout::new(pr.factors, pr.biased);
-        let (p, q) = train_sgd(data, &lay, pr.epochs, (pr.init_mean, pr.init_std), &self.rates, pr.seed, obs)?;
-        Ok(SvdModel {
-            params: self.params.clone(),
-            rates: self.rates,
-            lay,
-            users: data.users().clone(),
-            items: data.items().clone(),
-            scale: data.scale(),
-            mean: data.mean() as f32,
-            p,
-            q,
-        })
-    }
-}
-
-/// A fitted SVD model.
-#[derive(Debug, Clone)]
-pub struct SvdModel {
-    params: SvdParams,
-    rates: Rates,
-    lay: Layout,
-    users: IdMap,
-    items: IdMap,
-    scale: Scale,
-    /// The training mean (the estimate adds it only when biased).
-    mean: f32,
-    /// User rows, `lay.width` wide.
-    p: Vec<f32>,
-    /// Item rows.
-    q: Vec<f32>,
-}
+// What every factor model scores with.
 
 const FALLBACK_USER: &str = "global mean + item bias";
 const FALLBACK_ITEM: &str = "global mean + user bias";
 const FALLBACK_BOTH: &str = "global mean";
-const FALLBACK_UNBIASED: &str = "global mean (an unbiased SVD cannot score it)";
+const FALLBACK_UNBIASED: &str = "global mean (an unbiased model cannot score it)";
 
-impl SvdModel {
-    /// Rebuilds the model from an artifact.
-    pub fn read(users: IdMap, items: IdMap, a: &mut Artifact) -> Result<Self> {
-        let params: SvdParams = a.params()?;
-        let valid = stored(params.check())?;
-        let lay = Layout::new(params.factors, params.biased);
+/// The learned state of a factor model (SVD, SVD++, ALS): the mean and the user and item
+/// rows laid out by [`Layout`], so that one dot product is an estimate.
+#[derive(Debug, Clone)]
+pub(crate) struct Factors {
+    pub lay: Layout,
+    pub users: IdMap,
+    pub items: IdMap,
+    pub scale: Scale,
+    /// The training mean (added to estimates only when biased).
+    pub mean: f32,
+    /// User rows.
+    pub p: Vec<f32>,
+    /// Item rows.
+    pub q: Vec<f32>,
+}
+
+impl Factors {
+    pub(crate) fn new(data: &Dataset, lay: Layout, p: Vec<f32>, q: Vec<f32>) -> Factors {
+        Factors { lay, users: data.users().clone(), items: data.items().clone(), scale: data.scale(), mean: data.mean() as f32, p, q }
+    }
+
+    /// Rebuilds the rows from the sections written by [`Factors::write`].
+    pub(crate) fn read(users: IdMap, items: IdMap, a: &mut Artifact, lay: Layout, p_name: &str) -> Result<Factors> {
         let mean = a.take_scalar("mean")?;
         let bu = a.take_f32("bu", Some(users.len()))?;
         let bi = a.take_f32("bi", Some(items.len()))?;
-        let p = take_matrix(a, "p", users.len(), lay.k)?;
+        let p = take_matrix(a, p_name, users.len(), lay.k)?;
         let q = take_matrix(a, "q", items.len(), lay.k)?;
-        Ok(SvdModel {
-            params,
-            rates: valid.rates,
+        Ok(Factors {
             lay,
             p: lay.from_parts(&p, &bu, false),
             q: lay.from_parts(&q, &bi, true),
@@ -893,92 +868,29 @@ impl SvdModel {
         })
     }
 
-    /// The parameters the model was fit with.
-    pub fn svd_params(&self) -> &SvdParams {
-        &self.params
+    /// Writes the mean, the biases (`bu`, `bi`) and the factors (`p_name`, `q`).
+    pub(crate) fn write(&self, out: &mut ArtifactWriter, p_name: &str) {
+        out.f32s("mean", vec![self.mean]);
+        out.f32s("bu", self.lay.biases(&self.p, false));
+        out.f32s("bi", self.lay.biases(&self.q, true));
+        out.f32s(p_name, self.lay.factors(&self.p));
+        out.f32s("q", self.lay.factors(&self.q));
     }
 
-    /// The constant the estimates start from: the training mean, or 0 for an unbiased model
-    /// (whose estimate is q_i . p_u alone).
-    pub fn mu(&self) -> f32 {
+    /// The constant the estimates start from: the mean, or 0 when unbiased.
+    pub(crate) fn mu(&self) -> f32 {
         if self.lay.biased { self.mean } else { 0.0 }
     }
 
-    fn urow(&self, u: usize) -> &[f32] {
+    pub(crate) fn urow(&self, u: usize) -> &[f32] {
         &self.p[u * self.lay.width..(u + 1) * self.lay.width]
     }
 
-    fn irow(&self, i: usize) -> &[f32] {
+    pub(crate) fn irow(&self, i: usize) -> &[f32] {
         &self.q[i * self.lay.width..(i + 1) * self.lay.width]
     }
 
-    /// The trained vector of user index `u`, if known.
-    pub fn user_vector(&self, u: u32) -> Option<UserVector> {
-        let u = u as usize;
-        (u < self.users.len()).then(|| UserVector { bias: self.lay.user_bias(self.urow(u)), factors: self.urow(u)[..self.lay.k].to_vec() })
-    }
-
-    /// Folds in a user who is not in the model (or whose ratings changed): given the user's
-    /// ratings as `(item index, rating)`, returns the bias and factors that best explain them
-    /// with every item fixed. A closed-form ridge solve, regularised like training (`reg_bu`,
-    /// `reg_pu` per rating, which is where per-rating SGD settles), so a trained user's own
-    /// ratings give back about the trained vector. Microseconds for a few hundred ratings.
-    ///
-    /// An item index outside the model or a rating that is not a number is an error.
-    pub fn fold_in(&self, ratings: &[(u32, f32)]) -> Result<UserVector> {
-        check_fold_in(ratings, self.items.len())?;
-        let mu = self.mu();
-        let base = |i: usize| mu + self.lay.item_bias(self.irow(i));
-        Ok(ridge_fold_in(
-            ratings,
-            &FoldIn {
-                rows: &self.q,
-                width: self.lay.width,
-                k: self.lay.k,
-                base: &base,
-                biased: self.lay.biased,
-                lambda_b: self.rates.reg_bu,
-                lambda_p: self.rates.reg_pu,
-            },
-        ))
-    }
-
-    /// Scores every item for an ad-hoc user (e.g. from [`SvdModel::fold_in`]) into `out`
-    /// (one score per item; extra entries are left alone). Raw scores, like
-    /// [`Model::score_items`]. A vector of the wrong length scores as a zero vector.
-    pub fn score_items_with(&self, user: &UserVector, out: &mut [f32]) {
-        let mut row = vec![0f32; self.lay.width];
-        if user.factors.len() == self.lay.k {
-            row[..self.lay.k].copy_from_slice(&user.factors);
-        }
-        let base = self.mu() + if self.lay.biased { user.bias } else { 0.0 };
-        for (i, o) in out.iter_mut().enumerate().take(self.items.len()) {
-            let q = self.irow(i);
-            *o = base + self.lay.item_bias(q) + dot(&row[..self.lay.width], q);
-        }
-    }
-}
-
-impl Model for SvdModel {
-    fn algorithm(&self) -> Algorithm {
-        Algorithm::Svd
-    }
-    fn kind(&self) -> ModelKind {
-        ModelKind::Rating
-    }
-    fn params(&self) -> serde_json::Value {
-        serde_json::to_value(&self.params).unwrap_or_default()
-    }
-    fn users(&self) -> &IdMap {
-        &self.users
-    }
-    fn items(&self) -> &IdMap {
-        &self.items
-    }
-    fn scale(&self) -> Scale {
-        self.scale
-    }
-    fn score(&self, u: Option<u32>, i: Option<u32>) -> Score {
+    pub(crate) fn score(&self, u: Option<u32>, i: Option<u32>) -> Score {
         let u = u.filter(|&u| (u as usize) < self.users.len()).map(|u| u as usize);
         let i = i.filter(|&i| (i as usize) < self.items.len()).map(|i| i as usize);
         let lay = &self.lay;
@@ -993,7 +905,8 @@ impl Model for SvdModel {
         };
         Score { value, fallback: Fallback::for_unknown(u.map(|x| x as u32), i.map(|x| x as u32), answer) }
     }
-    fn score_items(&self, u: Option<u32>, out: &mut [f32]) {
+
+    pub(crate) fn score_items(&self, u: Option<u32>, out: &mut [f32]) {
         match u.filter(|&u| (u as usize) < self.users.len()) {
             Some(u) => {
                 let row = self.urow(u as usize);
@@ -1008,14 +921,177 @@ impl Model for SvdModel {
             }
         }
     }
-    fn similar(&self, i: u32, k: usize) -> Option<Vec<(u32, f32)>> {
+
+    pub(crate) fn similar(&self, i: u32, k: usize) -> Option<Vec<(u32, f32)>> {
         similar_by_cosine(&self.q, self.lay.width, self.lay.k, i, k, &self.items)
     }
-    fn write(&self, out: &mut ArtifactWriter) {
-        out.f32s("mean", vec![self.mean]);
-        out.f32s("bu", self.lay.biases(&self.p, false));
-        out.f32s("bi", self.lay.biases(&self.q, true));
-        out.f32s("p", self.lay.factors(&self.p));
-        out.f32s("q", self.lay.factors(&self.q));
+
+    pub(crate) fn user_vector(&self, u: u32) -> Option<UserVector> {
+        let u = u as usize;
+        (u < self.users.len()).then(|| UserVector { bias: self.lay.user_bias(self.urow(u)), factors: self.urow(u)[..self.lay.k].to_vec() })
+    }
+
+    /// Ridge fold-in against the fixed items (see [`ridge_fold_in`]).
+    pub(crate) fn fold_in(&self, ratings: &[(u32, f32)], lambda_b: f32, lambda_p: f32, per_rating: bool) -> Result<UserVector> {
+        check_fold_in(ratings, self.items.len())?;
+        let mu = self.mu();
+        let base = |i: usize| mu + self.lay.item_bias(self.irow(i));
+        Ok(ridge_fold_in(
+            ratings,
+            &FoldIn {
+                rows: &self.q,
+                width: self.lay.width,
+                k: self.lay.k,
+                base: &base,
+                biased: self.lay.biased,
+                lambda_b,
+                lambda_p,
+                per_rating,
+            },
+        ))
+    }
+
+    pub(crate) fn score_items_with(&self, user: &UserVector, out: &mut [f32]) {
+        let mut row = vec![0f32; self.lay.width];
+        if user.factors.len() == self.lay.k {
+            row[..self.lay.k].copy_from_slice(&user.factors);
+        }
+        let base = self.mu() + if self.lay.biased { user.bias } else { 0.0 };
+        for (i, o) in out.iter_mut().enumerate().take(self.items.len()) {
+            let q = self.irow(i);
+            // The user row has no bias lanes set, so add b_i explicitly.
+            *o = base + self.lay.item_bias(q) + dot(&row, q);
+        }
+    }
+}
+
+/// `impl Model` for a struct with a `f: Factors` and a `params` field.
+macro_rules! factor_model {
+    ($t:ty, $algo:expr, $p_name:literal) => {
+        impl $crate::model::Model for $t {
+            fn algorithm(&self) -> $crate::reco::Algorithm {
+                $algo
+            }
+            fn kind(&self) -> $crate::model::ModelKind {
+                $crate::model::ModelKind::Rating
+            }
+            fn params(&self) -> serde_json::Value {
+                serde_json::to_value(&self.params).unwrap_or_default()
+            }
+            fn users(&self) -> &$crate::data::IdMap {
+                &self.f.users
+            }
+            fn items(&self) -> &$crate::data::IdMap {
+                &self.f.items
+            }
+            fn scale(&self) -> $crate::data::Scale {
+                self.f.scale
+            }
+            fn score(&self, u: Option<u32>, i: Option<u32>) -> $crate::model::Score {
+                self.f.score(u, i)
+            }
+            fn score_items(&self, u: Option<u32>, out: &mut [f32]) {
+                self.f.score_items(u, out)
+            }
+            fn similar(&self, i: u32, k: usize) -> Option<Vec<(u32, f32)>> {
+                self.f.similar(i, k)
+            }
+            fn write(&self, out: &mut $crate::artifact::ArtifactWriter) {
+                self.f.write(out, $p_name)
+            }
+        }
+    };
+}
+pub(crate) use factor_model;
+
+// ---------------------------------------------------------------------------------------
+// The model.
+
+impl ValidSvdParams {
+    /// The parameters as given.
+    pub fn params(&self) -> &SvdParams {
+        &self.params
+    }
+
+    /// Trains the model.
+    pub fn fit(&self, data: &Dataset, obs: &mut dyn FitObserver) -> Result<SvdModel> {
+        let pr = &self.params;
+        let lay = Layout::new(pr.factors, pr.biased);
+        let (p, q) = train_sgd(data, &lay, pr.epochs, (pr.init_mean, pr.init_std), &self.rates, pr.seed, obs)?;
+        Ok(SvdModel { params: self.params.clone(), rates: self.rates, f: Factors::new(data, lay, p, q) })
+    }
+}
+
+/// A fitted SVD model.
+#[derive(Debug, Clone)]
+pub struct SvdModel {
+    params: SvdParams,
+    rates: Rates,
+    f: Factors,
+}
+
+factor_model!(SvdModel, Algorithm::Svd, "p");
+
+impl SvdModel {
+    /// Rebuilds the model from an artifact.
+    pub fn read(users: IdMap, items: IdMap, a: &mut Artifact) -> Result<Self> {
+        let params: SvdParams = a.params()?;
+        let valid = stored(params.check())?;
+        let lay = Layout::new(params.factors, params.biased);
+        Ok(SvdModel { f: Factors::read(users, items, a, lay, "p")?, params, rates: valid.rates })
+    }
+
+    /// The parameters the model was fit with.
+    pub fn svd_params(&self) -> &SvdParams {
+        &self.params
+    }
+
+    /// The constant the estimates start from: the training mean, or 0 for an unbiased model
+    /// (whose estimate is q_i . p_u alone).
+    pub fn mu(&self) -> f32 {
+        self.f.mu()
+    }
+
+    /// The trained vector of user index `u`, if known.
+    pub fn user_vector(&self, u: u32) -> Option<UserVector> {
+        self.f.user_vector(u)
+    }
+
+    /// Folds in a user who is not in the model (or whose ratings changed): given the user's
+    /// ratings as `(item index, rating)`, returns the bias and factors that best explain them
+    /// with every item fixed. A closed-form ridge solve regularised like training (`reg_bu`,
+    /// `reg_pu` per rating, which is where per-rating SGD settles), so a trained user's own
+    /// ratings give back about the trained vector. Microseconds for a few hundred ratings.
+    ///
+    /// An item index outside the model or a rating that is not a number is an error.
+    pub fn fold_in(&self, ratings: &[(u32, f32)]) -> Result<UserVector> {
+        self.f.fold_in(ratings, self.rates.reg_bu, self.rates.reg_pu, true)
+    }
+
+    /// Scores every item for an ad-hoc user (e.g. from [`SvdModel::fold_in`]) into `out`
+    /// (one score per item; extra entries are left alone). Raw scores, like
+    /// [`crate::model::Model::score_items`]. Factors of the wrong length score as zeros.
+    pub fn score_items_with(&self, user: &UserVector, out: &mut [f32]) {
+        self.f.score_items_with(user, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ziggurat_normals_have_the_moments_of_a_standard_normal() {
+        let n = Normal::new();
+        let mut rng = Rng::new(7);
+        let xs: Vec<f64> = (0..400_000).map(|_| n.sample(&mut rng) as f64).collect();
+        let m = xs.iter().sum::<f64>() / xs.len() as f64;
+        let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / xs.len() as f64;
+        let k = xs.iter().map(|x| (x - m).powi(4)).sum::<f64>() / xs.len() as f64 / (v * v);
+        let beyond2 = xs.iter().filter(|x| x.abs() > 2.0).count() as f64 / xs.len() as f64;
+        assert!(m.abs() < 0.01, "mean {m}");
+        assert!((v - 1.0).abs() < 0.01, "variance {v}");
+        assert!((k - 3.0).abs() < 0.05, "kurtosis {k}");
+        assert!((beyond2 - 0.0455).abs() < 0.002, "P(|x| > 2) = {beyond2}");
     }
 }
