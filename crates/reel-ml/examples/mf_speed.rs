@@ -139,6 +139,8 @@ fn bench_split(which: &str, runs: usize) {
         ("svd factors=50 epochs=20 seed=42", Algorithm::Svd, settings(&[("factors", "50"), ("seed", "42")]), 0.70),
         ("svd defaults (100 factors)", Algorithm::Svd, settings(&[("seed", "42")]), 0.84),
         ("svdpp defaults (20 factors)", Algorithm::Svdpp, settings(&[("seed", "42")]), 10.35),
+        ("als defaults (50, 20 it, reg 0.1 ALS-WR, biased)", Algorithm::Als, settings(&[("seed", "42")]), 9.1),
+        ("als unbiased (Spark's setting)", Algorithm::Als, settings(&[("seed", "42"), ("biased", "false")]), 9.1),
     ];
     println!("ML-100K split: {} train, {} test, {} threads", train.len(), test.len(), rayon::current_num_threads());
     for (label, algo, set, surprise) in cases {

@@ -26,6 +26,7 @@ pub mod svdpp;
 
 pub use mean::{GlobalMeanModel, GlobalMeanParams};
 pub use popularity::{PopularityModel, PopularityParams};
+pub use als::{AlsModel, AlsParams};
 pub use svd::{SvdModel, SvdParams, UserVector};
 pub use svdpp::{SvdppModel, SvdppParams};
 
@@ -41,6 +42,8 @@ pub enum Algorithm {
     Svd,
     /// SVD with the implicit feedback of who rated what (Surprise's SVDpp).
     Svdpp,
+    /// Explicit alternating least squares (Spark's ALS, optionally with biases).
+    Als,
 }
 
 impl Algorithm {
@@ -50,6 +53,7 @@ impl Algorithm {
         Algorithm::Popularity,
         Algorithm::Svd,
         Algorithm::Svdpp,
+        Algorithm::Als,
     ];
 
     /// The command-line name (`svd`, `item-knn`, ...).
@@ -59,6 +63,7 @@ impl Algorithm {
             Algorithm::Popularity => "popularity",
             Algorithm::Svd => "svd",
             Algorithm::Svdpp => "svdpp",
+            Algorithm::Als => "als",
         }
     }
 
@@ -69,6 +74,7 @@ impl Algorithm {
             Algorithm::Popularity => "items by number of ratings, the same list for everyone",
             Algorithm::Svd => "biased matrix factorisation by parallel SGD (Surprise's SVD, its defaults)",
             Algorithm::Svdpp => "SVD plus the implicit signal of which items a user rated (Surprise's SVDpp)",
+            Algorithm::Als => "matrix factorisation by alternating least squares (Spark's ALS-WR, plus biases)",
         }
     }
 
@@ -79,6 +85,7 @@ impl Algorithm {
             Algorithm::Popularity => Params::Popularity(PopularityParams::default()),
             Algorithm::Svd => Params::Svd(SvdParams::default()),
             Algorithm::Svdpp => Params::Svdpp(SvdppParams::default()),
+            Algorithm::Als => Params::Als(AlsParams::default()),
         }
     }
 }
@@ -113,6 +120,8 @@ pub enum Params {
     Svd(SvdParams),
     /// [`svdpp`].
     Svdpp(SvdppParams),
+    /// [`als`].
+    Als(AlsParams),
 }
 
 impl Params {
@@ -123,6 +132,7 @@ impl Params {
             Params::Popularity(_) => Algorithm::Popularity,
             Params::Svd(_) => Algorithm::Svd,
             Params::Svdpp(_) => Algorithm::Svdpp,
+            Params::Als(_) => Algorithm::Als,
         }
     }
 
@@ -166,6 +176,7 @@ impl Params {
             Params::Popularity(p) => Box::new(p.check()?.fit(data, obs)?),
             Params::Svd(p) => Box::new(p.check()?.fit(data, obs)?),
             Params::Svdpp(p) => Box::new(p.check()?.fit(data, obs)?),
+            Params::Als(p) => Box::new(p.check()?.fit(data, obs)?),
         })
     }
 
@@ -176,6 +187,7 @@ impl Params {
             Params::Popularity(p) => p.check().map(|_| ()),
             Params::Svd(p) => p.check().map(|_| ()),
             Params::Svdpp(p) => p.check().map(|_| ()),
+            Params::Als(p) => p.check().map(|_| ()),
         }
     }
 }
@@ -204,6 +216,7 @@ pub fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
         Algorithm::Popularity => Box::new(PopularityModel::read(users, items, &mut a)?),
         Algorithm::Svd => Box::new(SvdModel::read(users, items, &mut a)?),
         Algorithm::Svdpp => Box::new(SvdppModel::read(users, items, &mut a)?),
+        Algorithm::Als => Box::new(AlsModel::read(users, items, &mut a)?),
     })
 }
 
