@@ -169,7 +169,7 @@ fn bench_split(which: &str, runs: usize) {
     }
 }
 
-fn bench_big(path: &Path) {
+fn bench_big(path: &Path, extra: &[String]) {
     let t = Instant::now();
     let ratings = read_csv(path).expect("ratings.csv");
     let parsed = t.elapsed().as_secs_f64();
@@ -185,7 +185,9 @@ fn bench_big(path: &Path) {
         data.n_items(),
         peak_rss_mib()
     );
-    let params = Params::with_settings(Algorithm::Svd, &settings(&[("factors", "50"), ("epochs", "20"), ("seed", "42")])).expect("params");
+    let mut set = settings(&[("factors", "50"), ("epochs", "20"), ("seed", "42")]);
+    set.extend(extra.iter().filter_map(|a| a.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())));
+    let params = Params::with_settings(Algorithm::Svd, &set).expect("params");
     struct Progress(Instant);
     impl reel_ml::model::FitObserver for Progress {
         fn on_epoch(&mut self, epoch: usize, epochs: usize, loss: Option<f64>) {
@@ -195,7 +197,7 @@ fn bench_big(path: &Path) {
     let t = Instant::now();
     let m = params.fit(&data, &mut Progress(Instant::now())).expect("fit");
     let fit = t.elapsed().as_secs_f64();
-    println!("svd(50, 20) fit {fit:.1} s on {} threads; peak RSS {:.0} MiB", rayon::current_num_threads(), peak_rss_mib());
+    println!("svd {set:?} fit {fit:.1} s on {} threads; peak RSS {:.0} MiB", rayon::current_num_threads(), peak_rss_mib());
     drop(m);
 }
 
@@ -221,16 +223,98 @@ fn fit_one(args: &[String]) {
     println!("{algo} {set:?}: RMSE {:.4}, fit {:.1} ms", rmse(m.as_ref(), &test), fit * 1e3);
 }
 
+/// The 5 folds of folds5.csv: `(train, test)` per fold.
+fn folds5() -> Vec<(Dataset, Ratings)> {
+    let text = std::fs::read_to_string(split_path("folds5.csv")).expect("folds5.csv");
+    let mut parts: Vec<Ratings> = vec![Ratings::default(); 5];
+    for line in text.lines().skip(1).filter(|l| !l.is_empty()) {
+        let f: Vec<&str> = line.split(',').collect();
+        let fold: usize = f[4].parse().expect("fold");
+        parts[fold].push(f[0].parse().expect("u"), f[1].parse().expect("i"), f[2].parse().expect("r"), f[3].parse().expect("t"));
+    }
+    (0..5)
+        .map(|k| {
+            let mut train = Ratings::default();
+            for (j, p) in parts.iter().enumerate().filter(|(j, _)| *j != k) {
+                let _ = j;
+                for n in 0..p.len() {
+                    train.push(p.user[n], p.item[n], p.rating[n], p.timestamp[n]);
+                }
+            }
+            (Dataset::try_new(&train, Scale::ONE_TO_FIVE).expect("fold"), parts[k].clone())
+        })
+        .collect()
+}
+
+/// `cv5 ALGO name=value...`: mean RMSE over the 5 folds.
+fn cv5(args: &[String]) {
+    let algo: Algorithm = args.first().map_or("svd", String::as_str).parse().expect("algorithm");
+    let set: Vec<(String, String)> =
+        args[1..].iter().filter_map(|a| a.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let params = Params::with_settings(algo, &set).expect("params");
+    let t = Instant::now();
+    let rmses: Vec<f64> = folds5().iter().map(|(tr, te)| rmse(params.fit(tr, &mut Quiet).expect("fit").as_ref(), te)).collect();
+    let mean = rmses.iter().sum::<f64>() / 5.0;
+    let per: Vec<String> = rmses.iter().map(|r| format!("{r:.4}")).collect();
+    println!("{algo} {set:?}: 5-fold RMSE {mean:.4} ({}) in {:.1} s", per.join(" "), t.elapsed().as_secs_f64());
+}
+
+/// `foldin`: test RMSE of SVD(50) and ALS when every user is folded in from their training
+/// ratings (the speed layer's view of a user) rather than taken from training.
+fn fold_in_accuracy() {
+    use reel_ml::reco::{AlsParams, SvdParams};
+    let train = Dataset::try_new(&read_csv(&split_path("train.csv")).expect("train.csv"), Scale::ONE_TO_FIVE).expect("train");
+    let test = read_csv(&split_path("test.csv")).expect("test.csv");
+    let svd = SvdParams { factors: 50, seed: 42, ..SvdParams::default() }.check().expect("valid").fit(&train, &mut Quiet).expect("fit");
+    let als = AlsParams { seed: 42, ..AlsParams::default() }.check().expect("valid").fit(&train, &mut Quiet).expect("fit");
+    let users = train.n_users();
+    let by_user = train.by_user();
+    let mut scores_svd = vec![Vec::new(); users];
+    let mut scores_als = vec![Vec::new(); users];
+    let t = Instant::now();
+    for u in 0..users {
+        let (items, ratings) = by_user.row(u);
+        let pairs: Vec<(u32, f32)> = items.iter().copied().zip(ratings.iter().copied()).collect();
+        let mut out = vec![0f32; train.n_items()];
+        svd.score_items_with(&svd.fold_in(&pairs).expect("valid"), &mut out);
+        scores_svd[u] = out.clone();
+        als.score_items_with(&als.fold_in(&pairs).expect("valid"), &mut out);
+        scores_als[u] = out;
+    }
+    let per_user = t.elapsed().as_secs_f64() / users as f64;
+    let (mut se_svd, mut se_als, mut n) = (0f64, 0f64, 0usize);
+    for k in 0..test.len() {
+        let (Some(u), Some(i)) = (train.users().get(test.user[k]), train.items().get(test.item[k])) else { continue };
+        let clip = |x: f32| x.clamp(1.0, 5.0) as f64;
+        se_svd += (clip(scores_svd[u as usize][i as usize]) - test.rating[k] as f64).powi(2);
+        se_als += (clip(scores_als[u as usize][i as usize]) - test.rating[k] as f64).powi(2);
+        n += 1;
+    }
+    println!(
+        "folded-in users on the {n} test ratings of known items: SVD RMSE {:.4} (trained {:.4}), ALS {:.4} (trained {:.4}); {:.2} ms per user for both fold-ins and scorings",
+        (se_svd / n as f64).sqrt(),
+        rmse(&svd, &test),
+        (se_als / n as f64).sqrt(),
+        rmse(&als, &test),
+        per_user * 1e3
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("big") => bench_big(Path::new(args.get(1).map_or("/work/main/data/ml-gen-25000000/ratings.csv", String::as_str))),
+        Some("big") => bench_big(
+            Path::new(args.get(1).map_or("/work/main/data/ml-gen-25000000/ratings.csv", String::as_str)),
+            args.get(2..).unwrap_or(&[]),
+        ),
         Some("split") | None => {
             let which = args.get(1).map_or("all", String::as_str);
             let runs = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(7);
             bench_split(which, runs)
         }
         Some("fit") => fit_one(&args[1..]),
+        Some("cv5") => cv5(&args[1..]),
+        Some("foldin") => fold_in_accuracy(),
         Some(other) => eprintln!("unknown mode {other}; use split [algo] [runs] or big [path]"),
     }
 }

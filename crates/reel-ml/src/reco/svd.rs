@@ -27,9 +27,10 @@
 //!   deterministic for a seed, whatever the number of threads**. On large data the blocks
 //!   also tile the factor matrices into cache-sized pieces.
 //!   Turned down: Hogwild (racy updates need atomics or `unsafe` and are not reproducible).
-//! - **Order.** Within a block, ratings are visited in a seeded random order. Surprise walks
-//!   the ratings user by user; the random order converges as well and lets the CPU overlap
-//!   consecutive updates, which rarely share a user or an item.
+//! - **Order.** Within a block, users are visited in memory order, four at a time with their
+//!   ratings interleaved, each user's ratings in a seeded random order (Surprise walks the
+//!   ratings user by user in file order; the accuracy is the same). User rows then stream
+//!   from memory and the CPU overlaps updates of different users.
 //!
 //! The result is not bit-identical to Surprise (another RNG, another visiting order) but it
 //! has the same updates and the same accuracy on the peers' split.
@@ -662,15 +663,17 @@ struct Strata {
 }
 
 /// Number of strata: 1 for small data (a sub-epoch barrier costs more than it saves),
-/// otherwise enough that a block's user and item rows fit in about 512 KiB of cache,
-/// at least 2, at most 64. A function of the data and the row width only, never of the thread
-/// count, so results do not depend on the machine.
+/// otherwise enough that a block's item rows fit in about 1 MiB of cache (its user rows are
+/// streamed in memory order, see [`interleave_users`]), at least 2, at most 64. A function of
+/// the data and the row width only, never of the thread count, so results do not depend on
+/// the machine. On 25M ratings this is 16 (measured: 0.9 s an epoch, against 2.6 s with 64
+/// strata and random order within blocks).
 fn strata_count(data: &Dataset, width: usize) -> usize {
     if data.len() < 20_000 {
         return 1;
     }
-    let bytes = (data.n_users() + data.n_items()) * width * 4;
-    bytes.div_ceil(512 * 1024).next_power_of_two().clamp(2, 64)
+    let bytes = data.n_items() * width * 4;
+    bytes.div_ceil(1 << 20).next_power_of_two().clamp(2, 64)
 }
 
 /// Cuts `order` (a permutation of rows) into `nb` runs of about equal total `count`.
@@ -729,9 +732,39 @@ impl Strata {
             }
         }
         let seed = rng.next_u64();
-        blocks.par_iter_mut().enumerate().for_each(|(b, es)| Rng::new(stream_seed(seed, b as u64)).shuffle(es));
+        blocks.par_iter_mut().enumerate().for_each(|(b, es)| interleave_users(es, 4, &mut Rng::new(stream_seed(seed, b as u64))));
         Strata { user_start, item_start, user_pos, item_pos, blocks }
     }
+}
+
+/// Orders a block whose entries come grouped by user, users in memory order: each user's
+/// entries shuffled, then `lanes` consecutive users interleaved round-robin. User rows are
+/// then read in memory order (the hardware prefetcher streams them; on 25M ratings a random
+/// order, with a cache miss per user row, was 2.5x slower) while consecutive updates still
+/// belong to different users, so the CPU overlaps them instead of waiting for the previous
+/// update of the same row.
+fn interleave_users(es: &mut Vec<Entry>, lanes: usize, rng: &mut Rng) {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut a = 0;
+    for k in 1..=es.len() {
+        if k == es.len() || es[k].u != es[a].u {
+            runs.push((a, k));
+            rng.shuffle(&mut es[a..k]);
+            a = k;
+        }
+    }
+    let mut out = Vec::with_capacity(es.len());
+    for group in runs.chunks(lanes) {
+        let longest = group.iter().map(|&(a, b)| b - a).max().unwrap_or(0);
+        for t in 0..longest {
+            for &(a, b) in group {
+                if a + t < b {
+                    out.push(es[a + t]);
+                }
+            }
+        }
+    }
+    *es = out;
 }
 
 /// Splits `v` into the runs `start[g]..start[g+1]` of rows `width` wide.
@@ -1058,14 +1091,39 @@ impl SvdModel {
     }
 
     /// Folds in a user who is not in the model (or whose ratings changed): given the user's
-    /// ratings as `(item index, rating)`, returns the bias and factors that best explain them
-    /// with every item fixed. A closed-form ridge solve regularised like training (`reg_bu`,
-    /// `reg_pu` per rating, which is where per-rating SGD settles), so a trained user's own
-    /// ratings give back about the trained vector. Microseconds for a few hundred ratings.
+    /// ratings as `(item index, rating)`, returns their bias and factors with every item
+    /// fixed, by the training's own SGD: `epochs` passes over the ratings (in the given order)
+    /// with the same rates, from a zero vector. So a trained user's own ratings give back
+    /// about the trained predictions, and a new user is regularised the way trained users
+    /// were (by the number of passes as much as by `reg`). Turned down: the closed-form ridge
+    /// solve (what [`crate::reco::AlsModel::fold_in`] does), which runs to the optimum of
+    /// the penalised loss and lands far from SGD's early-stopped users (RMS 0.53 apart on
+    /// the split). Costs `epochs x ratings x factors`: a fraction of a millisecond for a few
+    /// hundred ratings.
     ///
     /// An item index outside the model or a rating that is not a number is an error.
     pub fn fold_in(&self, ratings: &[(u32, f32)]) -> Result<UserVector> {
-        self.f.fold_in(ratings, self.rates.reg_bu, self.rates.reg_pu, true)
+        check_fold_in(ratings, self.f.items.len())?;
+        let (lay, r) = (&self.f.lay, &self.rates);
+        let k = lay.k;
+        let mu = self.f.mu();
+        let mut p = vec![0f32; k];
+        let mut bu = 0f32;
+        for _ in 0..self.params.epochs {
+            for &(i, rating) in ratings {
+                let q = self.f.irow(i as usize);
+                let bi = lay.item_bias(q);
+                let pred = mu + bu + bi + p.iter().zip(&q[..k]).map(|(a, b)| a * b).sum::<f32>();
+                let err = rating - pred;
+                if lay.biased {
+                    bu += r.lr_bu * (err - r.reg_bu * bu);
+                }
+                for (a, &b) in p.iter_mut().zip(&q[..k]) {
+                    *a += r.lr_pu * (err * b - r.reg_pu * *a);
+                }
+            }
+        }
+        Ok(UserVector { bias: bu, factors: p })
     }
 
     /// Scores every item for an ad-hoc user (e.g. from [`SvdModel::fold_in`]) into `out`
@@ -1079,10 +1137,107 @@ impl SvdModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::Ratings;
+
+    /// Every (user, item) pair of a `nu x ni` grid except one in `holes`, rated
+    /// `3 + a_u b_i` (a rank-one matrix on top of a mean), clipped to 1..5.
+    fn grid(nu: i64, ni: i64, holes: i64) -> Ratings {
+        let mut r = Ratings::default();
+        for u in 0..nu {
+            for i in 0..ni {
+                if (u * ni + i) % holes == 0 {
+                    continue;
+                }
+                let (a, b) = ((u % 5) as f32 / 2.0 - 1.0, (i % 4) as f32 / 1.5 - 1.0);
+                r.push(u, 100 + i, (3.0 + a * b).clamp(1.0, 5.0), 0);
+            }
+        }
+        r
+    }
 
     #[test]
-    fn ziggurat_normals_have_the_moments_of_a_standard_normal() {
-        let n = Normal::new();
+    fn sgd_learns_a_rank_one_matrix() {
+        let data = Dataset::try_new(&grid(30, 20, 7), Scale::ONE_TO_FIVE).expect("valid");
+        struct Last(f64);
+        impl FitObserver for Last {
+            fn on_epoch(&mut self, _: usize, _: usize, loss: Option<f64>) {
+                self.0 = loss.unwrap_or(f64::NAN);
+            }
+        }
+        let mut last = Last(f64::NAN);
+        let p = SvdParams { factors: 3, epochs: 300, lr: 0.02, reg: 0.0, seed: 3, ..SvdParams::default() };
+        let m = p.check().expect("valid").fit(&data, &mut last).expect("fits");
+        assert!(last.0 < 0.05, "training RMSE {}", last.0);
+        // A held-out cell: user 0, item 100 + 0 is a hole (0 % 7 == 0); 3 + (-1)(-1) = 4.
+        let s = crate::model::predict(&m, 0, 100).value;
+        assert!((s - 4.0).abs() < 0.3, "held-out cell predicted {s}");
+    }
+
+    #[test]
+    fn layout_keeps_biases_and_constants_in_the_last_chunk() {
+        for k in 1..=13 {
+            for biased in [true, false] {
+                let lay = Layout::new(k, biased);
+                assert_eq!(lay.width % 4, 0);
+                assert!(lay.width >= k + if biased { 2 } else { 0 });
+                assert!(lay.width - 4 <= k.max(lay.width - 4), "k {k}");
+                let p = lay.from_parts(&vec![0.5; k], &[0.25], false);
+                let q = lay.from_parts(&vec![2.0; k], &[-1.0], true);
+                let want = k as f32 + if biased { 0.25 - 1.0 } else { 0.0 };
+                assert!((dot(&p, &q) - want).abs() < 1e-5, "k {k} biased {biased}");
+                assert_eq!(lay.user_bias(&p), if biased { 0.25 } else { 0.0 });
+                assert_eq!(lay.factors(&q), vec![2.0; k]);
+            }
+        }
+    }
+
+    #[test]
+    fn an_update_keeps_the_constant_lanes_at_one() {
+        let lay = Layout::new(5, true);
+        let rates = SvdParams::default().check().expect("valid").rates;
+        let c = Coef::new(&lay, &rates);
+        let mut p = lay.from_parts(&[0.1, 0.2, 0.3, 0.4, 0.5], &[0.1], false);
+        let mut q = lay.from_parts(&[0.5, 0.4, 0.3, 0.2, 0.1], &[-0.2], true);
+        let err = step(&mut p, &mut q, 1.0, &c);
+        assert_eq!(p[lay.width - 1], 1.0);
+        assert_eq!(q[lay.width - 2], 1.0);
+        // b_u += lr (err - reg b_u), as Surprise.
+        let want = 0.1 + 0.005 * (err - 0.02 * 0.1);
+        assert!((lay.user_bias(&p) - want).abs() < 1e-7);
+        assert_eq!(p[5], 0.0, "padding stays zero");
+    }
+
+    #[test]
+    fn strata_hold_every_rating_once_and_blocks_share_nothing() {
+        let data = Dataset::try_new(&grid(40, 30, 5), Scale::ONE_TO_FIVE).expect("valid");
+        let nb = 4;
+        let st = Strata::build(&data, nb, 0.0, &mut Rng::new(1));
+        assert_eq!(st.blocks.iter().map(Vec::len).sum::<usize>(), data.len());
+        for gu in 0..nb {
+            for gi in 0..nb {
+                for e in &st.blocks[gu * nb + gi] {
+                    assert!((e.u as usize) < st.user_start[gu + 1] - st.user_start[gu]);
+                    assert!((e.i as usize) < st.item_start[gi + 1] - st.item_start[gi]);
+                }
+            }
+        }
+        // Groups are balanced by rating count within a user's worth.
+        let per_group: Vec<usize> =
+            (0..nb).map(|g| (0..nb).map(|gi| st.blocks[g * nb + gi].len()).sum()).collect();
+        let (lo, hi) = (per_group.iter().min().copied().unwrap_or(0), per_group.iter().max().copied().unwrap_or(0));
+        assert!(hi - lo <= 2 * 30, "{per_group:?}");
+    }
+
+    #[test]
+    fn cut_balanced_splits_by_count() {
+        let order: Vec<u32> = (0..10).collect();
+        assert_eq!(cut_balanced(&order, |_| 1, 2), vec![0, 5, 10]);
+        assert_eq!(cut_balanced(&order, |x| if x == 0 { 9 } else { 1 }, 2), vec![0, 1, 10]);
+        assert_eq!(cut_balanced(&order[..1], |_| 1, 3), vec![0, 1, 1, 1]);
+    }
+
+    #[test]
+    fn ziggurat_normals_have_the_moments_of_a_standard_normal() {        let n = Normal::new();
         let mut rng = Rng::new(7);
         let xs: Vec<f64> = (0..400_000).map(|_| n.sample(&mut rng) as f64).collect();
         let m = xs.iter().sum::<f64>() / xs.len() as f64;

@@ -1,2 +1,3 @@
 //! Integration tests of reel-ml on the peers' ML-100K split (testdata/ml-100k-splits).
 mod common;
+mod mf;
