@@ -9,8 +9,8 @@
 //! ```
 //!
 //! Each half-iteration solves one small ridge system per user (item): a Gram matrix built
-//! from the rows of what they rated (a vectorised rank-1 update per rating, `f32`), then a
-//! Cholesky solve in `f64` (our own, `solve_spd`; the systems are at most 1025 x 1025).
+//! from the rows of what they rated (vectorised rank-4 updates, `f32`), then a Cholesky
+//! solve in `f64` (our own, `solve_spd`; the systems are at most 1025 x 1025).
 //! Users (items) are solved in parallel with rayon; every solve is independent, so the result
 //! does not depend on the thread count. Turned down: conjugate gradient (inexact unless
 //! iterated to convergence) and a BLAS/LAPACK dependency.
@@ -88,25 +88,31 @@ fn dot64(a: &[f64], b: &[f64]) -> f64 {
 /// triangle is read) by Cholesky, in place: `b` becomes `x`, `a` is overwritten by the factor.
 /// Returns false (and leaves `b` unspecified) when `a` is not positive definite or the sizes
 /// do not match.
+///
+/// Right-looking: after each column, the trailing rows are updated by contiguous `axpy`s,
+/// which vectorise (turned down: the dot-product form, whose many short reductions ran 5x
+/// slower and took 40% of an ALS fit).
 pub(crate) fn solve_spd(a: &mut [f64], n: usize, b: &mut [f64]) -> bool {
     if a.len() < n * n || b.len() < n {
         return false;
     }
-    // Lower factor L in the lower triangle, row by row: L[i][j] needs rows i and j up to j,
-    // contiguous in row-major order, so the inner sums are slice dot products.
-    for i in 0..n {
-        for j in 0..=i {
-            let (lo, hi) = a.split_at_mut(i * n);
-            let ri = &hi[..n];
-            let s = if j < i { dot64(&ri[..j], &lo[j * n..j * n + j]) } else { dot64(&ri[..j], &ri[..j]) };
-            let v = ri[j] - s;
-            if i == j {
-                if !(v > 0.0 && v.is_finite()) {
-                    return false;
-                }
-                hi[j] = v.sqrt();
-            } else {
-                hi[j] = v / lo[j * n + j];
+    let mut col = vec![0f64; n];
+    for j in 0..n {
+        let d = a[j * n + j];
+        if !(d > 0.0 && d.is_finite()) {
+            return false;
+        }
+        let l = d.sqrt();
+        a[j * n + j] = l;
+        let inv = 1.0 / l;
+        for i in j + 1..n {
+            a[i * n + j] *= inv;
+            col[i] = a[i * n + j];
+        }
+        for i in j + 1..n {
+            let lij = col[i];
+            for (x, &c) in a[i * n + j + 1..=i * n + i].iter_mut().zip(&col[j + 1..=i]) {
+                *x -= lij * c;
             }
         }
     }
@@ -115,13 +121,13 @@ pub(crate) fn solve_spd(a: &mut [f64], n: usize, b: &mut [f64]) -> bool {
         let s = dot64(&a[i * n..i * n + i], &b[..i]);
         b[i] = (b[i] - s) / a[i * n + i];
     }
-    // L^T x = y.
+    // L^T x = y, column by column so that the inner loop runs along rows of L.
     for i in (0..n).rev() {
-        let mut s = 0.0;
-        for j in i + 1..n {
-            s += a[j * n + i] * b[j];
+        b[i] /= a[i * n + i];
+        let xi = b[i];
+        for (y, &l) in b[..i].iter_mut().zip(&a[i * n..i * n + i]) {
+            *y -= l * xi;
         }
-        b[i] = (b[i] - s) / a[i * n + i];
     }
     true
 }
@@ -132,12 +138,15 @@ struct Scratch {
     rhs: Vec<f32>,
     a: Vec<f64>,
     b: Vec<f64>,
+    /// Four gathered feature rows, `d` each.
     x: Vec<f32>,
+    /// Their targets.
+    t: [f32; 4],
 }
 
 impl Scratch {
     fn new(d: usize) -> Scratch {
-        Scratch { gram: vec![0.0; d * d], rhs: vec![0.0; d], a: vec![0.0; d * d], b: vec![0.0; d], x: vec![0.0; d] }
+        Scratch { gram: vec![0.0; d * d], rhs: vec![0.0; d], a: vec![0.0; d * d], b: vec![0.0; d], x: vec![0.0; 4 * d], t: [0.0; 4] }
     }
 }
 
@@ -158,20 +167,37 @@ fn half_step(solve: &mut [f32], fixed: &[f32], by: &Csr, lay: &Layout, mu: f32, 
             let (cols, vals) = by.row(r);
             sc.gram.fill(0.0);
             sc.rhs.fill(0.0);
-            for (&c, &v) in cols.iter().zip(vals) {
-                let f = &fixed[c as usize * w..(c as usize + 1) * w];
-                sc.x[..k].copy_from_slice(&f[..k]);
-                let mut t = v - mu;
-                if lay.biased {
-                    sc.x[k] = 1.0;
-                    t -= f[fixed_bias];
+            // Rank-4 updates of the upper triangle: each Gram entry is loaded and stored once
+            // per four ratings instead of once per rating (a third faster than rank-1).
+            let n = cols.len();
+            for start in (0..n).step_by(4) {
+                let m = (n - start).min(4);
+                for j in 0..4 {
+                    let x = &mut sc.x[j * d..(j + 1) * d];
+                    if j < m {
+                        let c = cols[start + j] as usize;
+                        let f = &fixed[c * w..(c + 1) * w];
+                        x[..k].copy_from_slice(&f[..k]);
+                        sc.t[j] = vals[start + j] - mu;
+                        if lay.biased {
+                            x[k] = 1.0;
+                            sc.t[j] -= f[fixed_bias];
+                        }
+                    } else {
+                        x.fill(0.0);
+                        sc.t[j] = 0.0;
+                    }
                 }
-                // Rank-1 update of the upper triangle; contiguous, so it vectorises.
+                let (x0, rest) = sc.x.split_at(d);
+                let (x1, rest) = rest.split_at(d);
+                let (x2, x3) = rest.split_at(d);
+                let t = sc.t;
                 for s in 0..d {
-                    let xs = sc.x[s];
-                    sc.rhs[s] += t * xs;
-                    for (g, &xc) in sc.gram[s * d + s..(s + 1) * d].iter_mut().zip(&sc.x[s..d]) {
-                        *g += xs * xc;
+                    let (a0, a1, a2, a3) = (x0[s], x1[s], x2[s], x3[s]);
+                    sc.rhs[s] += (a0 * t[0] + a1 * t[1]) + (a2 * t[2] + a3 * t[3]);
+                    let g = &mut sc.gram[s * d + s..(s + 1) * d];
+                    for ((((g, &b0), &b1), &b2), &b3) in g.iter_mut().zip(&x0[s..]).zip(&x1[s..]).zip(&x2[s..]).zip(&x3[s..]) {
+                        *g += (a0 * b0 + a1 * b1) + (a2 * b2 + a3 * b3);
                     }
                 }
             }

@@ -19,6 +19,7 @@ use crate::model::{FitObserver, Model};
 use crate::{Error, Result};
 
 pub mod als;
+pub mod blend;
 pub mod mean;
 pub mod popularity;
 pub mod svd;
@@ -27,6 +28,7 @@ pub mod svdpp;
 pub use mean::{GlobalMeanModel, GlobalMeanParams};
 pub use popularity::{PopularityModel, PopularityParams};
 pub use als::{AlsModel, AlsParams};
+pub use blend::{BlendModel, BlendParams};
 pub use svd::{SvdModel, SvdParams, UserVector};
 pub use svdpp::{SvdppModel, SvdppParams};
 
@@ -44,6 +46,8 @@ pub enum Algorithm {
     Svdpp,
     /// Explicit alternating least squares (Spark's ALS, optionally with biases).
     Als,
+    /// A linear blend of rating models, weights fit on held-out ratings.
+    Blend,
 }
 
 impl Algorithm {
@@ -54,6 +58,7 @@ impl Algorithm {
         Algorithm::Svd,
         Algorithm::Svdpp,
         Algorithm::Als,
+        Algorithm::Blend,
     ];
 
     /// The command-line name (`svd`, `item-knn`, ...).
@@ -64,6 +69,7 @@ impl Algorithm {
             Algorithm::Svd => "svd",
             Algorithm::Svdpp => "svdpp",
             Algorithm::Als => "als",
+            Algorithm::Blend => "blend",
         }
     }
 
@@ -75,6 +81,7 @@ impl Algorithm {
             Algorithm::Svd => "biased matrix factorisation by parallel SGD (Surprise's SVD, its defaults)",
             Algorithm::Svdpp => "SVD plus the implicit signal of which items a user rated (Surprise's SVDpp)",
             Algorithm::Als => "matrix factorisation by alternating least squares (Spark's ALS-WR, plus biases)",
+            Algorithm::Blend => "a weighted blend of rating models (default: SVD++, SVD and ALS), weights fit on held-out ratings",
         }
     }
 
@@ -86,6 +93,7 @@ impl Algorithm {
             Algorithm::Svd => Params::Svd(SvdParams::default()),
             Algorithm::Svdpp => Params::Svdpp(SvdppParams::default()),
             Algorithm::Als => Params::Als(AlsParams::default()),
+            Algorithm::Blend => Params::Blend(BlendParams::default()),
         }
     }
 }
@@ -122,6 +130,8 @@ pub enum Params {
     Svdpp(SvdppParams),
     /// [`als`].
     Als(AlsParams),
+    /// [`blend`].
+    Blend(BlendParams),
 }
 
 impl Params {
@@ -133,6 +143,7 @@ impl Params {
             Params::Svd(_) => Algorithm::Svd,
             Params::Svdpp(_) => Algorithm::Svdpp,
             Params::Als(_) => Algorithm::Als,
+            Params::Blend(_) => Algorithm::Blend,
         }
     }
 
@@ -177,6 +188,7 @@ impl Params {
             Params::Svd(p) => Box::new(p.check()?.fit(data, obs)?),
             Params::Svdpp(p) => Box::new(p.check()?.fit(data, obs)?),
             Params::Als(p) => Box::new(p.check()?.fit(data, obs)?),
+            Params::Blend(p) => Box::new(p.check()?.fit(data, obs)?),
         })
     }
 
@@ -188,6 +200,7 @@ impl Params {
             Params::Svd(p) => p.check().map(|_| ()),
             Params::Svdpp(p) => p.check().map(|_| ()),
             Params::Als(p) => p.check().map(|_| ()),
+            Params::Blend(p) => p.check().map(|_| ()),
         }
     }
 }
@@ -217,6 +230,7 @@ pub fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
         Algorithm::Svd => Box::new(SvdModel::read(users, items, &mut a)?),
         Algorithm::Svdpp => Box::new(SvdppModel::read(users, items, &mut a)?),
         Algorithm::Als => Box::new(AlsModel::read(users, items, &mut a)?),
+        Algorithm::Blend => Box::new(BlendModel::read(users, items, &mut a)?),
     })
 }
 

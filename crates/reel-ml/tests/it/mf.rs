@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use reel_ml::data::{Dataset, Ratings};
 use reel_ml::model::{Model, Quiet, Unknown, predict};
-use reel_ml::reco::{self, AlsParams, Algorithm, Params, SvdParams, SvdppParams};
+use reel_ml::reco::{self, Algorithm, AlsParams, BlendParams, Params, SvdParams, SvdppParams};
 
 use crate::common;
 
@@ -297,4 +297,46 @@ fn settings_by_name_reach_the_per_term_overrides() {
     assert_eq!(p, Params::Svd(SvdParams { lr_bu: Some(0.01), factors: 50, ..SvdParams::default() }));
     let p = Params::with_settings(Algorithm::Als, &[("weighted".into(), "false".into())]).expect("valid");
     assert_eq!(p, Params::Als(AlsParams { weighted: false, ..AlsParams::default() }));
+}
+
+/// A quick blend: two small, different members.
+fn small_blend() -> BlendParams {
+    BlendParams {
+        members: vec![
+            Params::Svd(SvdParams { factors: 20, epochs: 20, seed: 3, ..SvdParams::default() }),
+            Params::Als(AlsParams { factors: 10, iterations: 8, biased: false, ..AlsParams::default() }),
+        ],
+        ..BlendParams::default()
+    }
+}
+
+#[test]
+fn a_blend_beats_its_members_and_reloads_identically() {
+    let d = train();
+    let members: Vec<f64> = small_blend().members.iter().map(|p| common::rmse(p.fit(d, &mut Quiet).expect("fits").as_ref(), test())).collect();
+    let blend = Params::Blend(small_blend()).fit(d, &mut Quiet).expect("fits");
+    let rmse = common::rmse(blend.as_ref(), test());
+    let best = members.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(rmse < best - 0.005, "blend {rmse:.4} vs members {members:?}");
+    let back = reco::load(&reco::save(blend.as_ref())).expect("loads");
+    for (u, i) in [(test().user[0], test().item[0]), (-1, test().item[1]), (test().user[2], -1), (-1, -1)] {
+        let (a, b) = (predict(blend.as_ref(), u, i), predict(back.as_ref(), u, i));
+        assert_eq!(a.raw.to_bits(), b.raw.to_bits(), "({u}, {i})");
+        assert_eq!(a.fallback, b.fallback);
+        assert!(a.value.is_finite());
+    }
+}
+
+#[test]
+fn blend_parameters_out_of_range_are_refused() {
+    refused(Params::Blend(BlendParams { members: vec![], ..BlendParams::default() }), "members");
+    refused(Params::Blend(BlendParams { holdout: 0.0, ..BlendParams::default() }), "holdout");
+    refused(Params::Blend(BlendParams { holdout: 0.9, ..BlendParams::default() }), "holdout");
+    refused(Params::Blend(BlendParams { reg: -1.0, ..BlendParams::default() }), "reg");
+    // A bad member is reported with the member's own message.
+    refused(Params::Blend(BlendParams { members: vec![Params::Svd(SvdParams { factors: 0, ..SvdParams::default() })], ..BlendParams::default() }), "factors");
+    // Ranking models cannot be blended as ratings.
+    let pop = BlendParams { members: vec![Algorithm::Popularity.default_params()], ..BlendParams::default() };
+    let e = Params::Blend(pop).fit(train(), &mut Quiet).expect_err("popularity is not a rating model");
+    assert!(e.to_string().contains("members"), "{e}");
 }
