@@ -386,30 +386,25 @@ impl Layout {
     }
 }
 
-/// Dot product of two rows whose length is a multiple of 4. Two sets of four partial sums
-/// (LLVM does not reassociate one float sum, so this is what lets it use vector registers, and
-/// two sets halve the add latency chain), then a fixed tree.
+/// Dot product of two rows (any length; the vector part covers whole 4-wide chunks): two
+/// sets of four partial sums (LLVM does not reassociate one float sum, so this is what lets
+/// it use vector registers, and two sets halve the add latency chain), then a fixed tree.
 #[inline(always)]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let (ac, ar) = a.as_chunks::<4>();
-    let (bc, br) = b.as_chunks::<4>();
-    let mut acc = [0f32; 8];
-    for (c, (x, y)) in ac.iter().zip(bc).enumerate() {
-        let o = (c % 2) * 4;
-        for l in 0..4 {
-            acc[o + l] += x[l] * y[l];
-        }
-    }
-    let mut h = [0f32; 4];
-    for l in 0..4 {
-        h[l] = acc[l] + acc[l + 4];
-    }
-    // The barrier stops LLVM's SLP vectoriser from planning this final scalar tree together
-    // with the loop above: it then picks 2-wide vectors for the whole reduction, half speed
-    // on SSE (seen in the assembly). It costs one 16-byte store and reload.
-    let h = std::hint::black_box(h);
+    let (_, ar) = a.as_chunks::<4>();
+    let (_, br) = b.as_chunks::<4>();
     let tail: f32 = ar.iter().zip(br).map(|(x, y)| x * y).sum();
-    (h[0] + h[2]) + (h[1] + h[3]) + tail
+    hsum_parts(dot_parts(a, b)) + tail
+}
+
+/// Sum of four partial sums. The barrier stops LLVM's SLP vectoriser from planning this final
+/// scalar tree together with the loop that produced the parts: it then picks 2-wide vectors
+/// for the whole reduction, half speed on SSE (seen in the assembly). It costs one 16-byte
+/// store and reload.
+#[inline(always)]
+fn hsum_parts(h: [f32; 4]) -> f32 {
+    let h = std::hint::black_box(h);
+    (h[0] + h[2]) + (h[1] + h[3])
 }
 
 /// Cosine similarity of item factor rows (the first `k` values of each `width`-wide row),
@@ -586,11 +581,28 @@ impl Coef {
     }
 }
 
-/// One SGD update of a (user row, item row) pair for rating `r` (minus the mean); returns the
-/// error before the update. Rows have the same length, a multiple of 4.
+/// The four partial sums of a dot product of two rows (see [`dot`]).
 #[inline(always)]
-fn step(p: &mut [f32], q: &mut [f32], r: f32, c: &Coef) -> f32 {
-    let err = r - dot(p, q);
+fn dot_parts(a: &[f32], b: &[f32]) -> [f32; 4] {
+    let (ac, _) = a.as_chunks::<4>();
+    let (bc, _) = b.as_chunks::<4>();
+    let mut acc = [0f32; 8];
+    for (c, (x, y)) in ac.iter().zip(bc).enumerate() {
+        let o = (c % 2) * 4;
+        for l in 0..4 {
+            acc[o + l] += x[l] * y[l];
+        }
+    }
+    let mut h = [0f32; 4];
+    for l in 0..4 {
+        h[l] = acc[l] + acc[l + 4];
+    }
+    h
+}
+
+/// The update of a row pair given the error (see [`Coef`]).
+#[inline(always)]
+fn update(p: &mut [f32], q: &mut [f32], err: f32, c: &Coef) {
     let (gp, gq) = (c.lr_p * err, c.lr_q * err);
     let cut = p.len().saturating_sub(4);
     let (ph, pt) = p.split_at_mut(cut);
@@ -607,18 +619,50 @@ fn step(p: &mut [f32], q: &mut [f32], r: f32, c: &Coef) -> f32 {
         *x = c.tail[0][l] * a + (c.tail[1][l] * err) * b;
         *y = c.tail[2][l] * b + (c.tail[3][l] * err) * a;
     }
+}
+
+/// One SGD update of a (user row, item row) pair for rating `r` (minus the mean); returns the
+/// error before the update. Rows have the same length, a multiple of 4.
+#[inline(always)]
+fn step(p: &mut [f32], q: &mut [f32], r: f32, c: &Coef) -> f32 {
+    let err = r - dot(p, q);
+    update(p, q, err, c);
     err
 }
 
 /// SGD over one block with rows of the compile-time width `W`. Returns the sum of squared
 /// errors.
+///
+/// Two consecutive ratings of different users and different items touch disjoint rows, so
+/// they are processed together: both dot products, then both updates. That is the same
+/// arithmetic as one after the other, but gives the CPU two independent chains to overlap
+/// (7% faster; the block order makes such pairs the rule).
 fn block_fixed<const W: usize>(es: &[Entry], p: &mut [f32], q: &mut [f32], c: &Coef) -> f64 {
     let (p, _) = p.as_chunks_mut::<W>();
     let (q, _) = q.as_chunks_mut::<W>();
     let mut loss = 0f32;
-    for e in es {
-        let err = step(&mut p[e.u as usize], &mut q[e.i as usize], e.r, c);
+    let mut k = 0;
+    while k < es.len() {
+        let a = es[k];
+        if let Some(&b) = es.get(k + 1).filter(|b| b.u != a.u && b.i != a.i) {
+            if let (Ok([pa, pb]), Ok([qa, qb])) =
+                (p.get_disjoint_mut([a.u as usize, b.u as usize]), q.get_disjoint_mut([a.i as usize, b.i as usize]))
+            {
+                let (ha, hb) = (dot_parts(pa, qa), dot_parts(pb, qb));
+                // One barrier for both (see `hsum_parts`).
+                let h = std::hint::black_box([ha, hb]);
+                let ea = a.r - ((h[0][0] + h[0][2]) + (h[0][1] + h[0][3]));
+                let eb = b.r - ((h[1][0] + h[1][2]) + (h[1][1] + h[1][3]));
+                update(pa, qa, ea, c);
+                update(pb, qb, eb, c);
+                loss += ea * ea + eb * eb;
+                k += 2;
+                continue;
+            }
+        }
+        let err = step(&mut p[a.u as usize], &mut q[a.i as usize], a.r, c);
         loss += err * err;
+        k += 1;
     }
     loss as f64
 }
