@@ -30,10 +30,16 @@
 //! - **Order.** Within a block, users are visited in memory order, four at a time with their
 //!   ratings interleaved, each user's ratings in a seeded random order (Surprise walks the
 //!   ratings user by user in file order; the accuracy is the same). User rows then stream
-//!   from memory and the CPU overlaps updates of different users.
+//!   from memory, and two consecutive ratings of different users and items are updated
+//!   together (both dot products, then both updates: the same arithmetic, two dependency
+//!   chains for the CPU to overlap).
 //!
 //! The result is not bit-identical to Surprise (another RNG, another visiting order) but it
 //! has the same updates and the same accuracy on the peers' split.
+//!
+//! Measured (the kernel alone, ML-100K, 50 factors, one core): 19 ns an update with SSE2;
+//! the same code built for x86-64-v3 (AVX2 + FMA) runs in 14 ns and AVX-512 in 12 ns. A
+//! fit is 1.6 M updates, so the generic build needs both cores to approach 15 ms.
 use serde::{Deserialize, Serialize};
 
 use rayon::prelude::*;
@@ -481,13 +487,11 @@ pub(crate) struct FoldIn<'a> {
     pub per_rating: bool,
 }
 
-/// Ridge fold-in shared by SVD and ALS: the user's bias and factors minimising
+/// Ridge fold-in, ALS's user step: the user's bias and factors minimising
 /// `sum (r - base_i - b_u - q_i . p)^2 + lambda_b n b_u^2 + lambda_p n |p|^2`
-/// with the items fixed (`n` = 1 unless `per_rating`). Regularisation growing with the
-/// user's number of ratings `n` is the fixed point of per-rating SGD regularisation (each of the `n` updates pulls by
-/// `reg`) and ALS-WR's weighting, so folding in a trained user lands near the trained vector.
-/// Solved in closed form (Cholesky of a (k+1) x (k+1) system) rather than by a few SGD passes:
-/// exact, deterministic and free of a learning rate.
+/// with the items fixed (`n` = 1 unless `per_rating`, ALS-WR's weighting). Solved in closed
+/// form, a Cholesky of a (k+1) x (k+1) system. (SVD folds in by replaying its SGD instead; see
+/// `SvdModel::fold_in` for why.)
 pub(crate) fn ridge_fold_in(ratings: &[(u32, f32)], f: &FoldIn<'_>) -> UserVector {
     let k = f.k;
     let off = usize::from(f.biased);
