@@ -58,7 +58,14 @@ pub struct BaselineParams {
 
 impl Default for BaselineParams {
     fn default() -> Self {
-        BaselineParams { method: BaselineMethod::Als, n_epochs: None, reg_u: 15.0, reg_i: 10.0, reg: 0.02, learning_rate: 0.005 }
+        BaselineParams {
+            method: BaselineMethod::Als,
+            n_epochs: None,
+            reg_u: 15.0,
+            reg_i: 10.0,
+            reg: 0.02,
+            learning_rate: 0.005,
+        }
     }
 }
 
@@ -82,7 +89,12 @@ impl BaselineParams {
             BaselineMethod::Sgd => 20,
         });
         if epochs == 0 || epochs > MAX_EPOCHS {
-            return Err(Error::param(algorithm, names.n_epochs, epochs, format!("expected an integer from 1 to {MAX_EPOCHS}")));
+            return Err(Error::param(
+                algorithm,
+                names.n_epochs,
+                epochs,
+                format!("expected an integer from 1 to {MAX_EPOCHS}"),
+            ));
         }
         let non_negative = |name: &'static str, v: f64| -> Result<()> {
             if v.is_finite() && v >= 0.0 {
@@ -103,7 +115,10 @@ impl BaselineParams {
                 "expected a number above 0 and below 1",
             ));
         }
-        Ok(ValidBaselineParams { params: self.clone(), epochs })
+        Ok(ValidBaselineParams {
+            params: self.clone(),
+            epochs,
+        })
     }
 
     /// Checks the parameters.
@@ -123,8 +138,13 @@ pub(crate) struct BaselineNames {
 }
 
 impl BaselineNames {
-    const PLAIN: BaselineNames =
-        BaselineNames { n_epochs: "n_epochs", reg_u: "reg_u", reg_i: "reg_i", reg: "reg", learning_rate: "learning_rate" };
+    const PLAIN: BaselineNames = BaselineNames {
+        n_epochs: "n_epochs",
+        reg_u: "reg_u",
+        reg_i: "reg_i",
+        reg: "reg",
+        learning_rate: "learning_rate",
+    };
 }
 
 /// Fitted biases: `b_ui = mu + b_u + b_i`, in `f64` like Surprise.
@@ -281,7 +301,13 @@ impl BaselineModel {
     pub fn read(users: IdMap, items: IdMap, a: &mut Artifact) -> Result<Self> {
         let params: BaselineParams = a.params()?;
         let biases = Biases::read(users.len(), items.len(), a)?;
-        Ok(BaselineModel { params, users, items, scale: a.header.scale, biases })
+        Ok(BaselineModel {
+            params,
+            users,
+            items,
+            scale: a.header.scale,
+            biases,
+        })
     }
 
     /// The fitted biases.
@@ -313,7 +339,10 @@ impl Model for BaselineModel {
         self.scale
     }
     fn score(&self, u: Option<u32>, i: Option<u32>) -> Score {
-        Score { value: self.biases.estimate(u, i) as f32, fallback: Fallback::for_unknown(u, i, BASELINE_FALLBACK) }
+        Score {
+            value: self.biases.estimate(u, i) as f32,
+            fallback: Fallback::for_unknown(u, i, BASELINE_FALLBACK),
+        }
     }
     fn score_items(&self, u: Option<u32>, out: &mut [f32]) {
         for (i, o) in out.iter_mut().enumerate() {
@@ -333,7 +362,14 @@ mod tests {
 
     fn data() -> Dataset {
         let mut r = Ratings::default();
-        for (u, i, x) in [(1, 10, 5.0), (1, 11, 3.0), (2, 10, 4.0), (3, 10, 2.0), (3, 12, 1.0), (2, 11, 4.0)] {
+        for (u, i, x) in [
+            (1, 10, 5.0),
+            (1, 11, 3.0),
+            (2, 10, 4.0),
+            (3, 10, 2.0),
+            (3, 12, 1.0),
+            (2, 11, 4.0),
+        ] {
             r.push(u, i, x, 0);
         }
         Dataset::try_new(&r, Scale::ONE_TO_FIVE).expect("valid")
@@ -341,7 +377,12 @@ mod tests {
 
     #[test]
     fn als_with_no_regularisation_and_one_epoch_is_the_item_mean_offset() {
-        let p = BaselineParams { n_epochs: Some(1), reg_i: 0.0, reg_u: 1e9, ..Default::default() };
+        let p = BaselineParams {
+            n_epochs: Some(1),
+            reg_i: 0.0,
+            reg_u: 1e9,
+            ..Default::default()
+        };
         let m = p.check().expect("valid").fit(&data(), &mut Quiet).expect("fits");
         let b = m.biases();
         let mu = 19.0 / 6.0;
@@ -357,7 +398,11 @@ mod tests {
         r.push(1, 10, 5.0, 0);
         r.push(1, 11, 1.0, 0);
         let d = Dataset::try_new(&r, Scale::ONE_TO_FIVE).expect("valid");
-        let p = BaselineParams { method: BaselineMethod::Sgd, n_epochs: Some(1), ..Default::default() };
+        let p = BaselineParams {
+            method: BaselineMethod::Sgd,
+            n_epochs: Some(1),
+            ..Default::default()
+        };
         let m = p.check().expect("valid").fit(&d, &mut Quiet).expect("fits");
         let (lr, reg, mu) = (0.005, 0.02, 3.0);
         let (mut bu, mut bi0, mut bi1) = (0f64, 0f64, 0f64);
@@ -373,7 +418,11 @@ mod tests {
 
     #[test]
     fn unknown_sides_drop_their_bias() {
-        let m = BaselineParams::default().check().expect("valid").fit(&data(), &mut Quiet).expect("fits");
+        let m = BaselineParams::default()
+            .check()
+            .expect("valid")
+            .fit(&data(), &mut Quiet)
+            .expect("fits");
         let b = m.biases().clone();
         assert_eq!(m.score(None, Some(1)).value, (b.mu + b.bi[1]) as f32);
         assert_eq!(m.score(Some(2), None).value, (b.mu + b.bu[2]) as f32);
@@ -385,7 +434,11 @@ mod tests {
     #[test]
     fn catalogue_items_without_ratings_get_zero_bias_even_without_regularisation() {
         let d = data().with_catalogue(&[99]);
-        let p = BaselineParams { reg_i: 0.0, reg_u: 0.0, ..Default::default() };
+        let p = BaselineParams {
+            reg_i: 0.0,
+            reg_u: 0.0,
+            ..Default::default()
+        };
         let m = p.check().expect("valid").fit(&d, &mut Quiet).expect("fits");
         assert_eq!(m.biases().bi[3], 0.0);
         assert!(m.biases().bu.iter().all(|b| b.is_finite()));
@@ -394,13 +447,55 @@ mod tests {
     #[test]
     fn every_out_of_range_parameter_is_named() {
         let bad: Vec<(BaselineParams, &str)> = vec![
-            (BaselineParams { n_epochs: Some(0), ..Default::default() }, "n_epochs"),
-            (BaselineParams { n_epochs: Some(MAX_EPOCHS + 1), ..Default::default() }, "n_epochs"),
-            (BaselineParams { reg_u: -1.0, ..Default::default() }, "reg_u"),
-            (BaselineParams { reg_i: f64::NAN, ..Default::default() }, "reg_i"),
-            (BaselineParams { reg: f64::INFINITY, ..Default::default() }, "reg"),
-            (BaselineParams { learning_rate: 0.0, ..Default::default() }, "learning_rate"),
-            (BaselineParams { learning_rate: 1.0, ..Default::default() }, "learning_rate"),
+            (
+                BaselineParams {
+                    n_epochs: Some(0),
+                    ..Default::default()
+                },
+                "n_epochs",
+            ),
+            (
+                BaselineParams {
+                    n_epochs: Some(MAX_EPOCHS + 1),
+                    ..Default::default()
+                },
+                "n_epochs",
+            ),
+            (
+                BaselineParams {
+                    reg_u: -1.0,
+                    ..Default::default()
+                },
+                "reg_u",
+            ),
+            (
+                BaselineParams {
+                    reg_i: f64::NAN,
+                    ..Default::default()
+                },
+                "reg_i",
+            ),
+            (
+                BaselineParams {
+                    reg: f64::INFINITY,
+                    ..Default::default()
+                },
+                "reg",
+            ),
+            (
+                BaselineParams {
+                    learning_rate: 0.0,
+                    ..Default::default()
+                },
+                "learning_rate",
+            ),
+            (
+                BaselineParams {
+                    learning_rate: 1.0,
+                    ..Default::default()
+                },
+                "learning_rate",
+            ),
         ];
         for (p, name) in bad {
             let e = p.check().expect_err(name).to_string();

@@ -47,7 +47,14 @@ impl Default for BprParams {
     /// `lr` 0.02, `reg` 0.001, 100 epochs and `min_rating` 4, chosen on a seeded 90/10
     /// validation split of the ML-100K training split (`examples/implicit_speed.rs grid bpr`).
     fn default() -> Self {
-        BprParams { factors: 64, epochs: 100, lr: 0.02, reg: 0.001, min_rating: 4.0, seed: 42 }
+        BprParams {
+            factors: 64,
+            epochs: 100,
+            lr: 0.02,
+            reg: 0.001,
+            min_rating: 4.0,
+            seed: 42,
+        }
     }
 }
 
@@ -181,13 +188,24 @@ impl BprModel {
     /// Rebuilds the model from an artifact.
     pub fn read(users: IdMap, items: IdMap, a: &mut Artifact) -> Result<Self> {
         let params: BprParams = a.params()?;
-        params.check().map_err(|e| Error::artifact(format!("stored parameters are invalid: {e}")))?;
+        params
+            .check()
+            .map_err(|e| Error::artifact(format!("stored parameters are invalid: {e}")))?;
         let f = params.factors;
         let x = a.take_f32("x", Some(users.len() * f))?;
         let y = a.take_f32("y", Some(items.len() * f))?;
         let b = a.take_f32("bias", Some(items.len()))?;
         let counts = a.take_f32("counts", Some(items.len()))?;
-        Ok(BprModel { params, users, items, scale: a.header.scale, x, y, b, counts })
+        Ok(BprModel {
+            params,
+            users,
+            items,
+            scale: a.header.scale,
+            x,
+            y,
+            b,
+            counts,
+        })
     }
 
     fn user(&self, u: u32) -> Option<&[f32]> {
@@ -227,7 +245,10 @@ impl Model for BprModel {
             },
             (None, Some(i)) => self.counts.get(i as usize).copied().unwrap_or(0.0),
         };
-        Score { value, fallback: Fallback::for_unknown(u, i, FALLBACK) }
+        Score {
+            value,
+            fallback: Fallback::for_unknown(u, i, FALLBACK),
+        }
     }
     fn score_items(&self, u: Option<u32>, out: &mut [f32]) {
         match u.and_then(|u| self.user(u)) {
@@ -267,7 +288,15 @@ mod tests {
             }
         }
         let d = Dataset::try_new(&r, Scale::ONE_TO_FIVE).expect("valid");
-        let m = BprParams { factors: 8, epochs: 200, ..BprParams::default() }.check().expect("valid").fit(&d, &mut Quiet).expect("fits");
+        let m = BprParams {
+            factors: 8,
+            epochs: 200,
+            ..BprParams::default()
+        }
+        .check()
+        .expect("valid")
+        .fit(&d, &mut Quiet)
+        .expect("fits");
         for u in [3i64, 28] {
             let ui = d.users().get(u).expect("known") as usize;
             let (top, _) = recommend(&m, u, 1, &|i| d.by_user().row(ui).0.contains(&i));
@@ -279,11 +308,41 @@ mod tests {
     #[test]
     fn every_bad_parameter_is_named() {
         let cases = [
-            (BprParams { factors: 0, ..Default::default() }, "factors"),
-            (BprParams { epochs: 0, ..Default::default() }, "epochs"),
-            (BprParams { lr: 0.0, ..Default::default() }, "lr"),
-            (BprParams { reg: -0.1, ..Default::default() }, "reg"),
-            (BprParams { min_rating: f32::INFINITY, ..Default::default() }, "min_rating"),
+            (
+                BprParams {
+                    factors: 0,
+                    ..Default::default()
+                },
+                "factors",
+            ),
+            (
+                BprParams {
+                    epochs: 0,
+                    ..Default::default()
+                },
+                "epochs",
+            ),
+            (
+                BprParams {
+                    lr: 0.0,
+                    ..Default::default()
+                },
+                "lr",
+            ),
+            (
+                BprParams {
+                    reg: -0.1,
+                    ..Default::default()
+                },
+                "reg",
+            ),
+            (
+                BprParams {
+                    min_rating: f32::INFINITY,
+                    ..Default::default()
+                },
+                "min_rating",
+            ),
         ];
         for (p, name) in cases {
             let e = p.check().expect_err(name);

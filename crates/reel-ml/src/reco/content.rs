@@ -156,10 +156,16 @@ impl ValidContentParams {
                 idf.push(((1.0 + n) / (1.0 + d as f32)).ln() + 1.0);
             }
         }
-        let mut item_rows = Rows { offsets: vec![0], ..Rows::default() };
+        let mut item_rows = Rows {
+            offsets: vec![0],
+            ..Rows::default()
+        };
         for row in tf {
-            let mut row: Vec<(u32, f32)> =
-                row.into_iter().filter(|p| kept[p.0 as usize] != u32::MAX).map(|(t, c)| (kept[t as usize], c * idf[kept[t as usize] as usize])).collect();
+            let mut row: Vec<(u32, f32)> = row
+                .into_iter()
+                .filter(|p| kept[p.0 as usize] != u32::MAX)
+                .map(|(t, c)| (kept[t as usize], c * idf[kept[t as usize] as usize]))
+                .collect();
             normalise(&mut row);
             item_rows.push(row);
         }
@@ -200,7 +206,10 @@ impl ValidContentParams {
                 },
             )
             .collect();
-        let mut user_rows = Rows { offsets: vec![0], ..Rows::default() };
+        let mut user_rows = Rows {
+            offsets: vec![0],
+            ..Rows::default()
+        };
         for row in profiles {
             user_rows.push(row);
         }
@@ -240,11 +249,23 @@ impl ContentModel {
         // Every kept token occurs in some item: a larger vocabulary is a damaged file (and
         // would size the scoring buffers).
         if vocab > item_rows.idx.len() {
-            return Err(Error::artifact(format!("content vocabulary of {vocab} tokens exceeds the {} item tokens", item_rows.idx.len())));
+            return Err(Error::artifact(format!(
+                "content vocabulary of {vocab} tokens exceeds the {} item tokens",
+                item_rows.idx.len()
+            )));
         }
         let user_rows = Rows::read(a, "user", users.len(), vocab)?;
         let counts = a.take_f32("counts", Some(items.len()))?;
-        Ok(ContentModel { params, users, items, scale: a.header.scale, vocab, item_rows, user_rows, counts })
+        Ok(ContentModel {
+            params,
+            users,
+            items,
+            scale: a.header.scale,
+            vocab,
+            item_rows,
+            user_rows,
+            counts,
+        })
     }
 
     /// The profile of user `u` spread over the vocabulary.
@@ -261,7 +282,10 @@ impl ContentModel {
 
     /// `Σ dense[t]·w` over a sparse row.
     fn dot_row(dense: &[f32], (toks, ws): (&[u32], &[f32])) -> f32 {
-        toks.iter().zip(ws).map(|(&t, &w)| dense.get(t as usize).map_or(0.0, |d| d * w)).sum()
+        toks.iter()
+            .zip(ws)
+            .map(|(&t, &w)| dense.get(t as usize).map_or(0.0, |d| d * w))
+            .sum()
     }
 }
 
@@ -308,7 +332,10 @@ impl Model for ContentModel {
                 s
             }
         };
-        Score { value, fallback: Fallback::for_unknown(u, i, FALLBACK) }
+        Score {
+            value,
+            fallback: Fallback::for_unknown(u, i, FALLBACK),
+        }
     }
     fn score_items(&self, u: Option<u32>, out: &mut [f32]) {
         match u.filter(|&u| (u as usize) < self.users.len()) {
@@ -329,7 +356,9 @@ impl Model for ContentModel {
                 *d = w;
             }
         }
-        let cands = (0..self.items.len() as u32).filter(|&j| j != i).map(|j| (j, Self::dot_row(&dense, self.item_rows.row(j as usize))));
+        let cands = (0..self.items.len() as u32)
+            .filter(|&j| j != i)
+            .map(|j| (j, Self::dot_row(&dense, self.item_rows.row(j as usize))));
         Some(top_k(cands, k, &self.items))
     }
     fn write(&self, out: &mut ArtifactWriter) {
@@ -349,20 +378,41 @@ mod tests {
     fn data() -> Dataset {
         let mut r = Ratings::default();
         // User 1 loves comedies and dislikes the horror film; user 2 the opposite.
-        for (u, i, x) in [(1, 10, 5.0), (1, 11, 5.0), (1, 20, 1.0), (2, 20, 5.0), (2, 21, 5.0), (2, 10, 1.0)] {
+        for (u, i, x) in [
+            (1, 10, 5.0),
+            (1, 11, 5.0),
+            (1, 20, 1.0),
+            (2, 20, 5.0),
+            (2, 21, 5.0),
+            (2, 10, 1.0),
+        ] {
             r.push(u, i, x, 0);
         }
         let mut t = ItemText::default();
-        for (i, g) in [(10, "Comedy"), (11, "Comedy"), (12, "Comedy"), (20, "Horror"), (21, "Horror"), (22, "Horror")] {
+        for (i, g) in [
+            (10, "Comedy"),
+            (11, "Comedy"),
+            (12, "Comedy"),
+            (20, "Horror"),
+            (21, "Horror"),
+            (22, "Horror"),
+        ] {
             t.tokens.insert(i, vec![format!("genre:{g}")]);
         }
-        Dataset::try_new(&r, Scale::ONE_TO_FIVE).expect("valid").with_catalogue(&[12, 22, 30]).with_item_text(t)
+        Dataset::try_new(&r, Scale::ONE_TO_FIVE)
+            .expect("valid")
+            .with_catalogue(&[12, 22, 30])
+            .with_item_text(t)
     }
 
     #[test]
     fn profiles_follow_the_liked_genres() {
         let d = data();
-        let m = ContentParams::default().check().expect("valid").fit(&d, &mut Quiet).expect("fits");
+        let m = ContentParams::default()
+            .check()
+            .expect("valid")
+            .fit(&d, &mut Quiet)
+            .expect("fits");
         let seen = |u: i64| {
             let ui = d.users().get(u).expect("known") as usize;
             let row: Vec<u32> = d.by_user().row(ui).0.to_vec();
@@ -385,7 +435,11 @@ mod tests {
         if let Some(t) = d.item_text.as_mut() {
             t.tokens.insert(30, vec!["tag:unique".into()]);
         }
-        let m = ContentParams { min_df: 2 }.check().expect("valid").fit(&d, &mut Quiet).expect("fits");
+        let m = ContentParams { min_df: 2 }
+            .check()
+            .expect("valid")
+            .fit(&d, &mut Quiet)
+            .expect("fits");
         assert_eq!(m.vocab, 2, "genre:Comedy and genre:Horror stay, tag:unique goes");
         assert!(m.item_rows.idx.iter().all(|&t| t < 2));
         let back = crate::reco::load(&crate::reco::save(&m)).expect("loads");
@@ -397,7 +451,11 @@ mod tests {
         let mut r = Ratings::default();
         r.push(1, 1, 4.0, 0);
         let d = Dataset::try_new(&r, Scale::ONE_TO_FIVE).expect("valid");
-        let e = ContentParams::default().check().expect("valid").fit(&d, &mut Quiet).expect_err("no text");
+        let e = ContentParams::default()
+            .check()
+            .expect("valid")
+            .fit(&d, &mut Quiet)
+            .expect_err("no text");
         assert!(e.to_string().contains("with_item_text"), "{e}");
         let e = ContentParams { min_df: 0 }.check().expect_err("zero");
         assert!(e.to_string().contains("min_df"), "{e}");

@@ -51,7 +51,10 @@ impl Default for EaseParams {
     /// training split (`examples/implicit_speed.rs grid ease`); Steck reports λ in the
     /// hundreds for MovieLens too.
     fn default() -> Self {
-        EaseParams { lambda: 300.0, min_rating: 4.0 }
+        EaseParams {
+            lambda: 300.0,
+            min_rating: 4.0,
+        }
     }
 }
 
@@ -65,7 +68,12 @@ impl EaseParams {
     /// Checks every parameter.
     pub fn check(&self) -> Result<ValidEaseParams> {
         if !(self.lambda.is_finite() && self.lambda > 0.0 && self.lambda <= 1e7) {
-            return Err(Error::param(ALGO, "lambda", self.lambda, "expected a number above 0 and at most 10000000"));
+            return Err(Error::param(
+                ALGO,
+                "lambda",
+                self.lambda,
+                "expected a number above 0 and at most 10000000",
+            ));
         }
         check_f32(ALGO, "min_rating", self.min_rating, 0.0, 1e6)?;
         Ok(ValidEaseParams(self.clone()))
@@ -102,7 +110,10 @@ impl ValidEaseParams {
             }
         }
         if n == 0 {
-            return Err(Error::Data(format!("ease found no rating at or above min_rating = {}; lower min_rating", p.min_rating)));
+            return Err(Error::Data(format!(
+                "ease found no rating at or above min_rating = {}; lower min_rating",
+                p.min_rating
+            )));
         }
         if n > EASE_MAX_ITEMS {
             return Err(Error::Data(format!(
@@ -133,9 +144,11 @@ impl ValidEaseParams {
         }
         let gm = Mat::<f64>::from_fn(n, n, |r, c| g[r * n + c]);
         drop(g);
-        let llt = gm
-            .llt(Side::Lower)
-            .map_err(|e| Error::Internal(format!("XᵀX + λI is positive definite for λ > 0, yet its Cholesky failed: {e:?}")))?;
+        let llt = gm.llt(Side::Lower).map_err(|e| {
+            Error::Internal(format!(
+                "XᵀX + λI is positive definite for λ > 0, yet its Cholesky failed: {e:?}"
+            ))
+        })?;
         drop(gm);
         let inv = llt.inverse();
         drop(llt);
@@ -202,7 +215,18 @@ impl EaseModel {
             return Err(Error::artifact("an ease user item is out of range"));
         }
         let counts = a.take_f32("counts", Some(items.len()))?;
-        Ok(EaseModel { params, users, items, scale: a.header.scale, n, col, b, user_offsets, user_items, counts })
+        Ok(EaseModel {
+            params,
+            users,
+            items,
+            scale: a.header.scale,
+            n,
+            col,
+            b,
+            user_offsets,
+            user_items,
+            counts,
+        })
     }
 }
 
@@ -261,7 +285,10 @@ impl Model for EaseModel {
         Score { value, fallback }
     }
     fn score_items(&self, u: Option<u32>, out: &mut [f32]) {
-        let Some(o) = u.filter(|&u| self.has_positives(u)).and_then(|u| self.user_offsets.get(u as usize..u as usize + 2)) else {
+        let Some(o) = u
+            .filter(|&u| self.has_positives(u))
+            .and_then(|u| self.user_offsets.get(u as usize..u as usize + 2))
+        else {
             out.iter_mut().zip(&self.counts).for_each(|(o, &c)| *o = c);
             return;
         };
@@ -313,7 +340,14 @@ mod tests {
             r.push(u, i, 5.0, 0);
         }
         let d = Dataset::try_new(&r, Scale::ONE_TO_FIVE).expect("valid");
-        let m = EaseParams { lambda: 1.0, min_rating: 0.0 }.check().expect("valid").fit(&d, &mut Quiet).expect("fits");
+        let m = EaseParams {
+            lambda: 1.0,
+            min_rating: 0.0,
+        }
+        .check()
+        .expect("valid")
+        .fit(&d, &mut Quiet)
+        .expect("fits");
         // G = [[2,1,0],[1,3,1],[0,1,2]], P = G⁻¹ = [[5,-2,1],[-2,4,-2],[1,-2,5]] / 8.
         let want = [[0.0, 0.5, -0.2], [0.4, 0.0, 0.4], [-0.2, 0.5, 0.0]];
         for (i, row) in want.iter().enumerate() {
@@ -334,16 +368,38 @@ mod tests {
             r.push(i % 7, i, 4.0, 0);
         }
         let d = Dataset::try_new(&r, Scale::ONE_TO_FIVE).expect("valid");
-        let e = EaseParams::default().check().expect("valid").fit(&d, &mut Quiet).expect_err("too big");
+        let e = EaseParams::default()
+            .check()
+            .expect("valid")
+            .fit(&d, &mut Quiet)
+            .expect_err("too big");
         assert!(e.to_string().contains("ials"), "{e}");
     }
 
     #[test]
     fn bad_parameters_are_named() {
         for (p, name) in [
-            (EaseParams { lambda: 0.0, ..Default::default() }, "lambda"),
-            (EaseParams { lambda: f32::NAN, ..Default::default() }, "lambda"),
-            (EaseParams { min_rating: -2.0, ..Default::default() }, "min_rating"),
+            (
+                EaseParams {
+                    lambda: 0.0,
+                    ..Default::default()
+                },
+                "lambda",
+            ),
+            (
+                EaseParams {
+                    lambda: f32::NAN,
+                    ..Default::default()
+                },
+                "lambda",
+            ),
+            (
+                EaseParams {
+                    min_rating: -2.0,
+                    ..Default::default()
+                },
+                "min_rating",
+            ),
         ] {
             let e = p.check().expect_err(name);
             assert!(e.to_string().contains(name), "{e}");

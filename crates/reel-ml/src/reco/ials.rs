@@ -162,11 +162,19 @@ impl ValidIalsParams {
     pub fn fit(&self, data: &Dataset, obs: &mut dyn FitObserver) -> Result<IalsModel> {
         let p = &self.0;
         let f = p.factors;
-        let conf = Conf { form: p.confidence, alpha: p.alpha, eps: p.eps, min: p.min_rating };
+        let conf = Conf {
+            form: p.confidence,
+            alpha: p.alpha,
+            eps: p.eps,
+            min: p.min_rating,
+        };
         let (nu, ni) = (data.n_users(), data.n_items());
         let counts = positive_counts(data, p.min_rating);
         if counts.iter().all(|&c| c == 0.0) {
-            return Err(Error::Data(format!("ials found no rating at or above min_rating = {}; lower min_rating", p.min_rating)));
+            return Err(Error::Data(format!(
+                "ials found no rating at or above min_rating = {}; lower min_rating",
+                p.min_rating
+            )));
         }
         let mut rng = SplitMix64::new(p.seed);
         // Small uniform start (std 0.1/√f, as Rendle et al. 2021 use): large enough to break
@@ -224,30 +232,44 @@ fn half_step(x: &mut [f32], other: &[f32], rows: &Csr, f: usize, reg: f32, conf:
     for k in 0..f {
         g[k * f + k] += reg;
     }
-    x.par_chunks_mut(f).enumerate().for_each_init(Scratch::default, |s, (row, xr)| {
-        let (cols, vals) = if row < rows.rows() { rows.row(row) } else { (&[][..], &[][..]) };
-        // Gather the positives' factor rows first: the copies are independent loads the CPU
-        // overlaps, while the 1 + cg_steps passes below then run on a contiguous, cached
-        // block. Reading `other` in place in every pass (the first version) stalled on a cache
-        // miss per row and ran twice as slow on 25M ratings, where the factors outgrow L3.
-        s.rows.clear();
-        s.conf.clear();
-        for (&j, &v) in cols.iter().zip(vals) {
-            if let (Some(c), Some(y)) = (conf.of(v), other.get(j as usize * f..(j as usize + 1) * f)) {
-                s.rows.extend_from_slice(y);
-                s.conf.push(c);
+    x.par_chunks_mut(f)
+        .enumerate()
+        .for_each_init(Scratch::default, |s, (row, xr)| {
+            let (cols, vals) = if row < rows.rows() {
+                rows.row(row)
+            } else {
+                (&[][..], &[][..])
+            };
+            // Gather the positives' factor rows first: the copies are independent loads the CPU
+            // overlaps, while the 1 + cg_steps passes below then run on a contiguous, cached
+            // block. Reading `other` in place in every pass (the first version) stalled on a cache
+            // miss per row and ran twice as slow on 25M ratings, where the factors outgrow L3.
+            s.rows.clear();
+            s.conf.clear();
+            for (&j, &v) in cols.iter().zip(vals) {
+                if let (Some(c), Some(y)) = (conf.of(v), other.get(j as usize * f..(j as usize + 1) * f)) {
+                    s.rows.extend_from_slice(y);
+                    s.conf.push(c);
+                }
             }
-        }
-        if s.conf.is_empty() {
-            // No positive: b = 0, so the exact solution is 0 (CG would only approach it).
-            xr.fill(0.0);
-            return;
-        }
-        s.cg.resize(3 * f, 0.0);
-        // Compiled for the best SIMD level of this CPU (AVX2 + FMA where present): the
-        // portable build only assumes SSE2, and `#[target_feature]` alone needs `unsafe`.
-        arch.dispatch(CgSolve { g: &g, rows: &s.rows, conf: &s.conf, f, steps, x: xr, cg: &mut s.cg });
-    });
+            if s.conf.is_empty() {
+                // No positive: b = 0, so the exact solution is 0 (CG would only approach it).
+                xr.fill(0.0);
+                return;
+            }
+            s.cg.resize(3 * f, 0.0);
+            // Compiled for the best SIMD level of this CPU (AVX2 + FMA where present): the
+            // portable build only assumes SSE2, and `#[target_feature]` alone needs `unsafe`.
+            arch.dispatch(CgSolve {
+                g: &g,
+                rows: &s.rows,
+                conf: &s.conf,
+                f,
+                steps,
+                x: xr,
+                cg: &mut s.cg,
+            });
+        });
 }
 
 /// `Σ_rows y yᵀ` of a row-major `n × f` matrix, in parallel over blocks of rows.
@@ -308,7 +330,15 @@ impl pulp::WithSimd for CgSolve<'_> {
     type Output = ();
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, simd: S) {
-        let CgSolve { g, rows, conf, f, steps, x, cg } = self;
+        let CgSolve {
+            g,
+            rows,
+            conf,
+            f,
+            steps,
+            x,
+            cg,
+        } = self;
         let (r, rest) = cg.split_at_mut(f);
         let (p, ap) = rest.split_at_mut(f);
         // r = b − A x = −G x + Σ_j (c_j − (c_j − 1) y_j·x) y_j
@@ -483,12 +513,22 @@ impl IalsModel {
     /// Rebuilds the model from an artifact.
     pub fn read(users: IdMap, items: IdMap, a: &mut Artifact) -> Result<Self> {
         let params: IalsParams = a.params()?;
-        params.check().map_err(|e| Error::artifact(format!("stored parameters are invalid: {e}")))?;
+        params
+            .check()
+            .map_err(|e| Error::artifact(format!("stored parameters are invalid: {e}")))?;
         let f = params.factors;
         let x = a.take_f32("x", Some(users.len() * f))?;
         let y = a.take_f32("y", Some(items.len() * f))?;
         let counts = a.take_f32("counts", Some(items.len()))?;
-        Ok(IalsModel { params, users, items, scale: a.header.scale, x, y, counts })
+        Ok(IalsModel {
+            params,
+            users,
+            items,
+            scale: a.header.scale,
+            x,
+            y,
+            counts,
+        })
     }
 
     /// Factors of user `u`, `None` for a user without positives (zero factors): they are
@@ -537,11 +577,17 @@ impl Model for IalsModel {
             (Some(xu), Some(i)) => self.item_factors(i).map_or(0.0, |yi| dot(xu, yi)),
             (None, Some(i)) => self.counts.get(i as usize).copied().unwrap_or(0.0),
         };
-        Score { value, fallback: Fallback::for_unknown(u, i, FALLBACK) }
+        Score {
+            value,
+            fallback: Fallback::for_unknown(u, i, FALLBACK),
+        }
     }
     fn score_items(&self, u: Option<u32>, out: &mut [f32]) {
         match self.taste(u) {
-            Some(xu) => out.iter_mut().zip(self.y.chunks_exact(self.params.factors)).for_each(|(o, yi)| *o = dot(xu, yi)),
+            Some(xu) => out
+                .iter_mut()
+                .zip(self.y.chunks_exact(self.params.factors))
+                .for_each(|(o, yi)| *o = dot(xu, yi)),
             None => out.iter_mut().zip(&self.counts).for_each(|(o, &c)| *o = c),
         }
     }
@@ -582,7 +628,15 @@ mod tests {
         let g = vec![2.0, 0.5, 0.5, 1.0];
         let mut x = vec![0.0, 0.0];
         let mut cg = vec![0.0; 6];
-        pulp::Arch::new().dispatch(CgSolve { g: &g, rows: &[1.0, 1.0], conf: &[3.0], f: 2, steps: 2, x: &mut x, cg: &mut cg });
+        pulp::Arch::new().dispatch(CgSolve {
+            g: &g,
+            rows: &[1.0, 1.0],
+            conf: &[3.0],
+            f: 2,
+            steps: 2,
+            x: &mut x,
+            cg: &mut cg,
+        });
         // A = [[4, 2.5], [2.5, 3]], b = (3, 3): x = (6/23, 18/23); CG is exact in 2 steps.
         assert!((x[0] - 6.0 / 23.0).abs() < 1e-5 && (x[1] - 18.0 / 23.0).abs() < 1e-5, "{x:?}");
     }
@@ -591,9 +645,20 @@ mod tests {
     fn recovers_the_missing_item_of_each_group() {
         let d = blocks();
         // reg 1: with 0.1 the 8 factors memorise each user's gap and item cosines get noisy.
-        let m = IalsParams { factors: 8, iterations: 10, reg: 1.0, ..IalsParams::default() }.check().expect("valid").fit(&d, &mut Quiet).expect("fits");
+        let m = IalsParams {
+            factors: 8,
+            iterations: 10,
+            reg: 1.0,
+            ..IalsParams::default()
+        }
+        .check()
+        .expect("valid")
+        .fit(&d, &mut Quiet)
+        .expect("fits");
         for u in [0i64, 7, 25, 33] {
-            let (top, fb) = crate::model::recommend(&m, u, 1, &|i| d.by_user().row(m.users.get(u).map_or(0, |x| x as usize)).0.contains(&i));
+            let (top, fb) = crate::model::recommend(&m, u, 1, &|i| {
+                d.by_user().row(m.users.get(u).map_or(0, |x| x as usize)).0.contains(&i)
+            });
             let want = if u < 20 { u % 10 } else { 10 + u % 10 };
             assert!(fb.is_none());
             assert_eq!(top[0].item, want, "user {u}");
@@ -605,13 +670,34 @@ mod tests {
     #[test]
     fn every_bad_parameter_is_named() {
         let bad = [
-            IalsParams { factors: 0, ..Default::default() },
-            IalsParams { iterations: 0, ..Default::default() },
-            IalsParams { reg: -1.0, ..Default::default() },
-            IalsParams { alpha: f32::NAN, ..Default::default() },
-            IalsParams { eps: 0.0, ..Default::default() },
-            IalsParams { cg_steps: 0, ..Default::default() },
-            IalsParams { min_rating: -1.0, ..Default::default() },
+            IalsParams {
+                factors: 0,
+                ..Default::default()
+            },
+            IalsParams {
+                iterations: 0,
+                ..Default::default()
+            },
+            IalsParams {
+                reg: -1.0,
+                ..Default::default()
+            },
+            IalsParams {
+                alpha: f32::NAN,
+                ..Default::default()
+            },
+            IalsParams {
+                eps: 0.0,
+                ..Default::default()
+            },
+            IalsParams {
+                cg_steps: 0,
+                ..Default::default()
+            },
+            IalsParams {
+                min_rating: -1.0,
+                ..Default::default()
+            },
         ];
         let names = ["factors", "iterations", "reg", "alpha", "eps", "cg_steps", "min_rating"];
         for (p, name) in bad.iter().zip(names) {
@@ -623,7 +709,13 @@ mod tests {
     #[test]
     fn same_seed_same_model() {
         let d = blocks();
-        let p = IalsParams { factors: 4, iterations: 3, ..IalsParams::default() }.check().expect("valid");
+        let p = IalsParams {
+            factors: 4,
+            iterations: 3,
+            ..IalsParams::default()
+        }
+        .check()
+        .expect("valid");
         let a = p.fit(&d, &mut Quiet).expect("fits");
         let b = p.fit(&d, &mut Quiet).expect("fits");
         assert_eq!(a.x, b.x);

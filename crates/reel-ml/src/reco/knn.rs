@@ -182,13 +182,28 @@ impl ItemKnnParams {
             return Err(Error::param(A, "k", self.k, format!("expected an integer from 1 to {MAX_K}")));
         }
         if self.min_k == 0 || self.min_k > self.k {
-            return Err(Error::param(A, "min_k", self.min_k, format!("expected an integer from 1 to k = {}", self.k)));
+            return Err(Error::param(
+                A,
+                "min_k",
+                self.min_k,
+                format!("expected an integer from 1 to k = {}", self.k),
+            ));
         }
         if !(self.shrinkage.is_finite() && self.shrinkage >= 0.0) {
-            return Err(Error::param(A, "shrinkage", self.shrinkage, "expected a finite number of 0 or more"));
+            return Err(Error::param(
+                A,
+                "shrinkage",
+                self.shrinkage,
+                "expected a finite number of 0 or more",
+            ));
         }
         if self.min_support == 0 || self.min_support > u32::MAX as usize {
-            return Err(Error::param(A, "min_support", self.min_support, "expected an integer of 1 or more"));
+            return Err(Error::param(
+                A,
+                "min_support",
+                self.min_support,
+                "expected an integer of 1 or more",
+            ));
         }
         if self.max_neighbors != 0 && (self.max_neighbors < self.k || self.max_neighbors > MAX_K) {
             return Err(Error::param(
@@ -206,7 +221,10 @@ impl ItemKnnParams {
             learning_rate: "bsl_learning_rate",
         };
         let baseline = self.baseline().check_as(A, &names)?;
-        Ok(ValidItemKnnParams { params: self.clone(), baseline })
+        Ok(ValidItemKnnParams {
+            params: self.clone(),
+            baseline,
+        })
     }
 }
 
@@ -241,7 +259,11 @@ impl ValidItemKnnParams {
         } else {
             (data.by_item(), data.by_user(), data.items())
         };
-        let (bx, by) = if p.user_based { (&biases.bu, &biases.bi) } else { (&biases.bi, &biases.bu) };
+        let (bx, by) = if p.user_based {
+            (&biases.bu, &biases.bi)
+        } else {
+            (&biases.bi, &biases.bu)
+        };
         let keep = self.neighbors_kept(xr.rows());
         let min_support = p.min_support as u32;
         let neighbors = match p.similarity {
@@ -251,7 +273,10 @@ impl ValidItemKnnParams {
             Similarity::PearsonBaseline => {
                 // Surprise raises min_support to 2: with one common rater the correlation is
                 // meaningless and the shrinkage factor (n-1)/(...) would be 0 anyway.
-                let k = PearsonBaseline { min_support: min_support.max(2), shrinkage: p.shrinkage };
+                let k = PearsonBaseline {
+                    min_support: min_support.max(2),
+                    shrinkage: p.shrinkage,
+                };
                 neighbors(&k, xr, yr, Some(Centre { mu: biases.mu, bx, by }), keep, xids)
             }
         };
@@ -262,7 +287,11 @@ impl ValidItemKnnParams {
                     let v = xr.row(x).1;
                     // A catalogue-only item has no ratings: it gets the global mean, which
                     // is what Surprise answers for an item it does not know.
-                    if v.is_empty() { biases.mu } else { v.iter().map(|&r| r as f64).sum::<f64>() / v.len() as f64 }
+                    if v.is_empty() {
+                        biases.mu
+                    } else {
+                        v.iter().map(|&r| r as f64).sum::<f64>() / v.len() as f64
+                    }
                 })
                 .collect(),
             KnnVariant::Baseline | KnnVariant::Basic => Vec::new(),
@@ -351,7 +380,11 @@ impl Kernel for Cosine {
         acc.n
     }
     fn finish(&self, s: &Products) -> f64 {
-        if s.n < self.min_support { 0.0 } else { s.ab / (s.aa * s.bb).sqrt() }
+        if s.n < self.min_support {
+            0.0
+        } else {
+            s.ab / (s.aa * s.bb).sqrt()
+        }
     }
 }
 
@@ -395,7 +428,11 @@ impl Kernel for Msd {
         acc.n
     }
     fn finish(&self, s: &SqDiff) -> f64 {
-        if s.n < self.min_support { 0.0 } else { 1.0 / (s.sq / s.n as f64 + 1.0) }
+        if s.n < self.min_support {
+            0.0
+        } else {
+            1.0 / (s.sq / s.n as f64 + 1.0)
+        }
     }
 }
 
@@ -513,8 +550,11 @@ fn neighbors<K: Kernel>(kernel: &K, xr: &Csr, yr: &Csr, centre: Option<Centre<'_
         )
         .collect();
     let total: usize = lists.iter().map(Vec::len).sum();
-    let mut out =
-        Neighbors { offsets: Vec::with_capacity(n_x + 1), idx: Vec::with_capacity(total), sim: Vec::with_capacity(total) };
+    let mut out = Neighbors {
+        offsets: Vec::with_capacity(n_x + 1),
+        idx: Vec::with_capacity(total),
+        sim: Vec::with_capacity(total),
+    };
     out.offsets.push(0);
     for list in lists {
         for (j, s) in list {
@@ -581,9 +621,15 @@ impl ItemKnnModel {
     /// Every index is checked, so a crafted file cannot make scoring panic.
     pub fn read(users: IdMap, items: IdMap, a: &mut Artifact) -> Result<Self> {
         let params: ItemKnnParams = a.params()?;
-        let valid = params.check().map_err(|e| Error::artifact(format!("its parameters are not valid ({e})")))?;
+        let valid = params
+            .check()
+            .map_err(|e| Error::artifact(format!("its parameters are not valid ({e})")))?;
         let biases = Biases::read(users.len(), items.len(), a)?;
-        let (n_x, n_y) = if params.user_based { (users.len(), items.len()) } else { (items.len(), users.len()) };
+        let (n_x, n_y) = if params.user_based {
+            (users.len(), items.len())
+        } else {
+            (items.len(), users.len())
+        };
         let means = a.take_f64("means", Some(if params.variant == KnnVariant::Means { n_x } else { 0 }))?;
         let neighbors = {
             let counts = a.take_u32("neighbor_counts", Some(n_x))?;
@@ -591,7 +637,9 @@ impl ItemKnnModel {
             let sim = a.take_f32("neighbor_sim", Some(idx.len()))?;
             let offsets = offsets_of("neighbor", &counts, idx.len())?;
             if idx.iter().any(|&j| j as usize >= n_x) || sim.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
-                return Err(Error::artifact("a neighbour index is out of range or a similarity is not positive"));
+                return Err(Error::artifact(
+                    "a neighbour index is out of range or a similarity is not positive",
+                ));
             }
             Neighbors { offsets, idx, sim }
         };
@@ -608,7 +656,17 @@ impl ItemKnnModel {
             csr
         };
         let kept = valid.neighbors_kept(n_x);
-        Ok(ItemKnnModel { params, users, items, scale: a.header.scale, biases, means, neighbors, rated, kept })
+        Ok(ItemKnnModel {
+            params,
+            users,
+            items,
+            scale: a.header.scale,
+            biases,
+            means,
+            neighbors,
+            rated,
+            kept,
+        })
     }
 
     /// Number of kept (item, neighbour) pairs: 8 bytes each.
@@ -673,12 +731,14 @@ impl ItemKnnModel {
 
     fn unknown(&self, u: Option<u32>, i: Option<u32>) -> Score {
         match self.params.variant {
-            KnnVariant::Baseline => {
-                Score { value: self.biases.estimate(u, i) as f32, fallback: Fallback::for_unknown(u, i, BASELINE_FALLBACK) }
-            }
-            KnnVariant::Means | KnnVariant::Basic => {
-                Score { value: self.biases.mu as f32, fallback: Fallback::for_unknown(u, i, "global mean") }
-            }
+            KnnVariant::Baseline => Score {
+                value: self.biases.estimate(u, i) as f32,
+                fallback: Fallback::for_unknown(u, i, BASELINE_FALLBACK),
+            },
+            KnnVariant::Means | KnnVariant::Basic => Score {
+                value: self.biases.mu as f32,
+                fallback: Fallback::for_unknown(u, i, "global mean"),
+            },
         }
     }
 
@@ -697,7 +757,9 @@ fn offsets_of(what: &str, counts: &[u32], len: usize) -> Result<Vec<usize>> {
         offsets.push(at);
     }
     if at != len {
-        return Err(Error::artifact(format!("the {what} counts add up to {at}, but {len} entries are stored")));
+        return Err(Error::artifact(format!(
+            "the {what} counts add up to {at}, but {len} entries are stored"
+        )));
     }
     Ok(offsets)
 }
@@ -738,7 +800,11 @@ impl Model for ItemKnnModel {
         // Most neighbours walked are not rated by y: a bitset answers "no" in one load,
         // where a binary search per neighbour took ~70% of the prediction time. Building it
         // costs n_x / 64 words and |y's row| bits, far less than the walk.
-        let n_x = if self.params.user_based { self.users.len() } else { self.items.len() };
+        let n_x = if self.params.user_based {
+            self.users.len()
+        } else {
+            self.items.len()
+        };
         let mut rated = vec![0u64; n_x.div_ceil(64)];
         for &j in xs {
             rated[j as usize / 64] |= 1 << (j % 64);
@@ -747,7 +813,10 @@ impl Model for ItemKnnModel {
             let hit = rated.get(j as usize / 64).is_some_and(|w| w >> (j % 64) & 1 == 1);
             if hit { xs.binary_search(&j).ok().map(|p| rs[p]) } else { None }
         };
-        Score { value: self.estimate(x as usize, y as usize, u, i, rating) as f32, fallback: None }
+        Score {
+            value: self.estimate(x as usize, y as usize, u, i, rating) as f32,
+            fallback: None,
+        }
     }
     fn score_items(&self, u: Option<u32>, out: &mut [f32]) {
         let Some(u) = u.filter(|&u| (u as usize) < self.users.len()) else {
@@ -784,7 +853,14 @@ impl Model for ItemKnnModel {
         Some(nb.iter().copied().zip(sims.iter().copied()).take(k).collect())
     }
     fn write(&self, out: &mut ArtifactWriter) {
-        out.meta("neighbors_kept_per_entity", if self.kept == usize::MAX { serde_json::json!("all") } else { self.kept.into() });
+        out.meta(
+            "neighbors_kept_per_entity",
+            if self.kept == usize::MAX {
+                serde_json::json!("all")
+            } else {
+                self.kept.into()
+            },
+        );
         out.meta("neighbor_pairs", self.neighbors.idx.len().into());
         self.biases.write(out);
         out.f64s("means", self.means.clone());
@@ -830,8 +906,10 @@ mod tests {
             u.iter().copied().zip(r.iter().map(|&x| x as f64)).collect()
         };
         let (ca, cb) = (col(a), col(b));
-        let common: Vec<(f64, f64)> =
-            ca.iter().filter_map(|&(u, ra)| cb.iter().find(|p| p.0 == u).map(|&(_, rb)| (ra, rb))).collect();
+        let common: Vec<(f64, f64)> = ca
+            .iter()
+            .filter_map(|&(u, ra)| cb.iter().find(|p| p.0 == u).map(|&(_, rb)| (ra, rb)))
+            .collect();
         let n = common.len() as f64;
         match sim {
             Similarity::Cosine => {
@@ -855,7 +933,10 @@ mod tests {
     fn similarities_match_their_definitions() {
         let d = data();
         for sim in [Similarity::Cosine, Similarity::Msd, Similarity::Pearson] {
-            let p = ItemKnnParams { similarity: sim, ..Default::default() };
+            let p = ItemKnnParams {
+                similarity: sim,
+                ..Default::default()
+            };
             let m = p.check().expect("valid").fit(&d, &mut Quiet).expect("fits");
             for a in 0..3u32 {
                 let (nb, sims) = m.neighbors.row(a as usize);
@@ -878,11 +959,22 @@ mod tests {
     #[test]
     fn pearson_baseline_needs_two_common_raters_and_shrinks() {
         let d = data();
-        let m = ItemKnnParams { shrinkage: 0.0, ..Default::default() }.check().expect("valid").fit(&d, &mut Quiet).expect("fits");
+        let m = ItemKnnParams {
+            shrinkage: 0.0,
+            ..Default::default()
+        }
+        .check()
+        .expect("valid")
+        .fit(&d, &mut Quiet)
+        .expect("fits");
         // Item 13 (index 3) shares one rater with each other item: no neighbours.
         assert!(m.neighbors.row(3).0.is_empty());
         // Items 10 and 11 share three raters; with shrinkage 100 the similarity shrinks by 2/102.
-        let shrunk = ItemKnnParams::default().check().expect("valid").fit(&d, &mut Quiet).expect("fits");
+        let shrunk = ItemKnnParams::default()
+            .check()
+            .expect("valid")
+            .fit(&d, &mut Quiet)
+            .expect("fits");
         let find = |m: &ItemKnnModel| {
             let (nb, s) = m.neighbors.row(0);
             nb.iter().position(|&j| j == 1).map(|k| s[k] as f64)
@@ -894,13 +986,24 @@ mod tests {
     #[test]
     fn too_few_neighbours_answer_the_base() {
         let d = data();
-        let p = ItemKnnParams { k: 3, min_k: 3, ..Default::default() };
+        let p = ItemKnnParams {
+            k: 3,
+            min_k: 3,
+            ..Default::default()
+        };
         let m = p.check().expect("valid").fit(&d, &mut Quiet).expect("fits");
         // User 1 (index 0) rated 10, 11, 12; for item 13 (index 3) there are no neighbours.
         let s = m.score(Some(0), Some(3));
         assert_eq!(s.value, m.biases.estimate(Some(0), Some(3)) as f32);
         assert!(s.fallback.is_none(), "both are known: not a declared fallback");
-        let basic = ItemKnnParams { variant: KnnVariant::Basic, ..p }.check().expect("valid").fit(&d, &mut Quiet).expect("fits");
+        let basic = ItemKnnParams {
+            variant: KnnVariant::Basic,
+            ..p
+        }
+        .check()
+        .expect("valid")
+        .fit(&d, &mut Quiet)
+        .expect("fits");
         assert_eq!(basic.score(Some(0), Some(3)).value, d.mean() as f32);
     }
 
@@ -909,7 +1012,12 @@ mod tests {
         let d = data();
         for user_based in [false, true] {
             for variant in [KnnVariant::Baseline, KnnVariant::Means, KnnVariant::Basic] {
-                let p = ItemKnnParams { user_based, variant, similarity: Similarity::Msd, ..Default::default() };
+                let p = ItemKnnParams {
+                    user_based,
+                    variant,
+                    similarity: Similarity::Msd,
+                    ..Default::default()
+                };
                 let m = p.check().expect("valid").fit(&d, &mut Quiet).expect("fits");
                 for u in [Some(0), Some(2), None] {
                     let mut out = vec![0f32; 4];
@@ -927,11 +1035,18 @@ mod tests {
         let d = data().with_catalogue(&[99]);
         for user_based in [false, true] {
             for variant in [KnnVariant::Baseline, KnnVariant::Means] {
-                let p = ItemKnnParams { user_based, variant, ..Default::default() };
+                let p = ItemKnnParams {
+                    user_based,
+                    variant,
+                    ..Default::default()
+                };
                 let m = crate::reco::Params::ItemKnn(p).fit(&d, &mut Quiet).expect("fits");
                 let back = crate::reco::load(&crate::reco::save(m.as_ref())).expect("loads");
                 for u in [1, 3, 7] {
-                    let (a, b) = (crate::model::predict(m.as_ref(), u, 99), crate::model::predict(back.as_ref(), u, 99));
+                    let (a, b) = (
+                        crate::model::predict(m.as_ref(), u, 99),
+                        crate::model::predict(back.as_ref(), u, 99),
+                    );
                     assert!(a.raw.is_finite(), "{user_based} {variant:?} {u}");
                     assert_eq!(a, b);
                 }
@@ -944,19 +1059,85 @@ mod tests {
         let ok = ItemKnnParams::default();
         let bad: Vec<(ItemKnnParams, &str)> = vec![
             (ItemKnnParams { k: 0, ..ok.clone() }, "k"),
-            (ItemKnnParams { k: MAX_K + 1, ..ok.clone() }, "k"),
+            (
+                ItemKnnParams {
+                    k: MAX_K + 1,
+                    ..ok.clone()
+                },
+                "k",
+            ),
             (ItemKnnParams { min_k: 0, ..ok.clone() }, "min_k"),
             (ItemKnnParams { min_k: 41, ..ok.clone() }, "min_k"),
-            (ItemKnnParams { shrinkage: -1.0, ..ok.clone() }, "shrinkage"),
-            (ItemKnnParams { shrinkage: f64::NAN, ..ok.clone() }, "shrinkage"),
-            (ItemKnnParams { min_support: 0, ..ok.clone() }, "min_support"),
-            (ItemKnnParams { max_neighbors: 39, ..ok.clone() }, "max_neighbors"),
-            (ItemKnnParams { max_neighbors: MAX_K + 1, ..ok.clone() }, "max_neighbors"),
-            (ItemKnnParams { bsl_n_epochs: Some(0), ..ok.clone() }, "bsl_n_epochs"),
-            (ItemKnnParams { bsl_reg_u: -0.5, ..ok.clone() }, "bsl_reg_u"),
-            (ItemKnnParams { bsl_reg_i: f64::INFINITY, ..ok.clone() }, "bsl_reg_i"),
-            (ItemKnnParams { bsl_reg: -1.0, ..ok.clone() }, "bsl_reg"),
-            (ItemKnnParams { bsl_learning_rate: 2.0, ..ok.clone() }, "bsl_learning_rate"),
+            (
+                ItemKnnParams {
+                    shrinkage: -1.0,
+                    ..ok.clone()
+                },
+                "shrinkage",
+            ),
+            (
+                ItemKnnParams {
+                    shrinkage: f64::NAN,
+                    ..ok.clone()
+                },
+                "shrinkage",
+            ),
+            (
+                ItemKnnParams {
+                    min_support: 0,
+                    ..ok.clone()
+                },
+                "min_support",
+            ),
+            (
+                ItemKnnParams {
+                    max_neighbors: 39,
+                    ..ok.clone()
+                },
+                "max_neighbors",
+            ),
+            (
+                ItemKnnParams {
+                    max_neighbors: MAX_K + 1,
+                    ..ok.clone()
+                },
+                "max_neighbors",
+            ),
+            (
+                ItemKnnParams {
+                    bsl_n_epochs: Some(0),
+                    ..ok.clone()
+                },
+                "bsl_n_epochs",
+            ),
+            (
+                ItemKnnParams {
+                    bsl_reg_u: -0.5,
+                    ..ok.clone()
+                },
+                "bsl_reg_u",
+            ),
+            (
+                ItemKnnParams {
+                    bsl_reg_i: f64::INFINITY,
+                    ..ok.clone()
+                },
+                "bsl_reg_i",
+            ),
+            (
+                ItemKnnParams {
+                    bsl_reg: -1.0,
+                    ..ok.clone()
+                },
+                "bsl_reg",
+            ),
+            (
+                ItemKnnParams {
+                    bsl_learning_rate: 2.0,
+                    ..ok.clone()
+                },
+                "bsl_learning_rate",
+            ),
         ];
         for (p, name) in bad {
             let e = p.check().expect_err(name).to_string();

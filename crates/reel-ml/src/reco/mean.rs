@@ -2,11 +2,11 @@
 //! model must beat, and the last fallback of the others.
 use serde::{Deserialize, Serialize};
 
+use crate::Result;
 use crate::artifact::{Artifact, ArtifactWriter};
 use crate::data::{Dataset, IdMap, Scale};
 use crate::model::{Fallback, FitObserver, Model, ModelKind, Score};
 use crate::reco::Algorithm;
-use crate::Result;
 
 /// Parameters of [`GlobalMeanModel`] (none).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -50,7 +50,12 @@ impl GlobalMeanModel {
     /// Rebuilds the model from an artifact.
     pub fn read(users: IdMap, items: IdMap, a: &mut Artifact) -> Result<Self> {
         let mean = a.take_scalar("mean")?;
-        Ok(GlobalMeanModel { mean, users, items, scale: a.header.scale })
+        Ok(GlobalMeanModel {
+            mean,
+            users,
+            items,
+            scale: a.header.scale,
+        })
     }
 }
 
@@ -74,7 +79,10 @@ impl Model for GlobalMeanModel {
         self.scale
     }
     fn score(&self, u: Option<u32>, i: Option<u32>) -> Score {
-        Score { value: self.mean, fallback: Fallback::for_unknown(u, i, "global mean") }
+        Score {
+            value: self.mean,
+            fallback: Fallback::for_unknown(u, i, "global mean"),
+        }
     }
     fn score_items(&self, _u: Option<u32>, out: &mut [f32]) {
         out.fill(self.mean);

@@ -18,7 +18,9 @@ use crate::data::Dataset;
 use crate::model::{FitObserver, Model};
 use crate::{Error, Result};
 
+pub mod als;
 pub mod baseline;
+pub mod blend;
 pub mod bpr;
 pub mod content;
 pub mod ease;
@@ -26,8 +28,12 @@ pub mod ials;
 pub mod knn;
 pub mod mean;
 pub mod popularity;
+pub mod svd;
+pub mod svdpp;
 
+pub use als::{AlsModel, AlsParams};
 pub use baseline::{BaselineMethod, BaselineModel, BaselineParams};
+pub use blend::{BlendModel, BlendParams};
 pub use bpr::{BprModel, BprParams};
 pub use content::{ContentModel, ContentParams};
 pub use ease::{EaseModel, EaseParams};
@@ -35,6 +41,8 @@ pub use ials::{IalsModel, IalsParams};
 pub use knn::{ItemKnnModel, ItemKnnParams, KnnVariant, Similarity};
 pub use mean::{GlobalMeanModel, GlobalMeanParams};
 pub use popularity::{PopularityModel, PopularityParams};
+pub use svd::{SvdModel, SvdParams, UserVector};
+pub use svdpp::{SvdppModel, SvdppParams};
 
 /// Every algorithm, by its command-line name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -56,6 +64,14 @@ pub enum Algorithm {
     Ease,
     /// TF-IDF content profiles.
     Content,
+    /// Biased matrix factorisation by SGD (Surprise's SVD).
+    Svd,
+    /// SVD with the implicit feedback of who rated what (Surprise's SVDpp).
+    Svdpp,
+    /// Explicit alternating least squares (Spark's ALS, optionally with biases).
+    Als,
+    /// A linear blend of rating models, weights fit on held-out ratings.
+    Blend,
 }
 
 impl Algorithm {
@@ -64,11 +80,15 @@ impl Algorithm {
         Algorithm::GlobalMean,
         Algorithm::Popularity,
         Algorithm::Baseline,
+        Algorithm::Svd,
+        Algorithm::Svdpp,
+        Algorithm::Als,
         Algorithm::ItemKnn,
         Algorithm::Ials,
         Algorithm::Bpr,
         Algorithm::Ease,
         Algorithm::Content,
+        Algorithm::Blend,
     ];
 
     /// The command-line name (`svd`, `item-knn`, ...).
@@ -82,6 +102,10 @@ impl Algorithm {
             Algorithm::Bpr => "bpr",
             Algorithm::Ease => "ease",
             Algorithm::Content => "content",
+            Algorithm::Svd => "svd",
+            Algorithm::Svdpp => "svdpp",
+            Algorithm::Als => "als",
+            Algorithm::Blend => "blend",
         }
     }
 
@@ -96,6 +120,12 @@ impl Algorithm {
             Algorithm::Bpr => "BPR matrix factorisation: positives ranked above sampled negatives",
             Algorithm::Ease => "EASE item-to-item closed form: the best top-N ranker up to 10,000 items",
             Algorithm::Content => "TF-IDF of item text (genres, tags) against each user's rated items",
+            Algorithm::Svd => "biased matrix factorisation by parallel SGD (Surprise's SVD, its defaults)",
+            Algorithm::Svdpp => "SVD plus the implicit signal of which items a user rated (Surprise's SVDpp)",
+            Algorithm::Als => "matrix factorisation by alternating least squares (Spark's ALS-WR, plus biases)",
+            Algorithm::Blend => {
+                "a weighted blend of rating models (default: SVD++, SVD and ALS), weights fit on held-out ratings"
+            }
         }
     }
 
@@ -110,6 +140,10 @@ impl Algorithm {
             Algorithm::Bpr => Params::Bpr(BprParams::default()),
             Algorithm::Ease => Params::Ease(EaseParams::default()),
             Algorithm::Content => Params::Content(ContentParams::default()),
+            Algorithm::Svd => Params::Svd(SvdParams::default()),
+            Algorithm::Svdpp => Params::Svdpp(SvdppParams::default()),
+            Algorithm::Als => Params::Als(AlsParams::default()),
+            Algorithm::Blend => Params::Blend(BlendParams::default()),
         }
     }
 }
@@ -152,6 +186,14 @@ pub enum Params {
     Ease(EaseParams),
     /// [`content`].
     Content(ContentParams),
+    /// [`svd`].
+    Svd(SvdParams),
+    /// [`svdpp`].
+    Svdpp(SvdppParams),
+    /// [`als`].
+    Als(AlsParams),
+    /// [`blend`].
+    Blend(BlendParams),
 }
 
 impl Params {
@@ -166,6 +208,10 @@ impl Params {
             Params::Bpr(_) => Algorithm::Bpr,
             Params::Ease(_) => Algorithm::Ease,
             Params::Content(_) => Algorithm::Content,
+            Params::Svd(_) => Algorithm::Svd,
+            Params::Svdpp(_) => Algorithm::Svdpp,
+            Params::Als(_) => Algorithm::Als,
+            Params::Blend(_) => Algorithm::Blend,
         }
     }
 
@@ -183,7 +229,10 @@ impl Params {
     /// Unknown names and values of the wrong type are refused with the list of parameters.
     pub fn with_settings(algo: Algorithm, settings: &[(String, String)]) -> Result<Params> {
         let mut v = serde_json::to_value(algo.default_params()).map_err(|e| Error::Internal(e.to_string()))?;
-        let known: Vec<String> = v.as_object().map(|m| m.keys().filter(|k| *k != "algo").cloned().collect()).unwrap_or_default();
+        let known: Vec<String> = v
+            .as_object()
+            .map(|m| m.keys().filter(|k| *k != "algo").cloned().collect())
+            .unwrap_or_default();
         let Some(map) = v.as_object_mut() else {
             return Err(Error::Internal("parameters are not a JSON object".into()));
         };
@@ -192,7 +241,11 @@ impl Params {
             if !known.contains(&key) {
                 return Err(Error::Data(format!(
                     "{algo} has no parameter {name:?}; its parameters are: {}",
-                    if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        known.join(", ")
+                    }
                 )));
             }
             let parsed = serde_json::from_str::<serde_json::Value>(value.trim())
@@ -213,6 +266,10 @@ impl Params {
             Params::Bpr(p) => Box::new(p.check()?.fit(data, obs)?),
             Params::Ease(p) => Box::new(p.check()?.fit(data, obs)?),
             Params::Content(p) => Box::new(p.check()?.fit(data, obs)?),
+            Params::Svd(p) => Box::new(p.check()?.fit(data, obs)?),
+            Params::Svdpp(p) => Box::new(p.check()?.fit(data, obs)?),
+            Params::Als(p) => Box::new(p.check()?.fit(data, obs)?),
+            Params::Blend(p) => Box::new(p.check()?.fit(data, obs)?),
         })
     }
 
@@ -227,6 +284,10 @@ impl Params {
             Params::Bpr(p) => p.check().map(|_| ()),
             Params::Ease(p) => p.check().map(|_| ()),
             Params::Content(p) => p.check().map(|_| ()),
+            Params::Svd(p) => p.check().map(|_| ()),
+            Params::Svdpp(p) => p.check().map(|_| ()),
+            Params::Als(p) => p.check().map(|_| ()),
+            Params::Blend(p) => p.check().map(|_| ()),
         }
     }
 }
@@ -259,6 +320,10 @@ pub fn load(bytes: &[u8]) -> Result<Box<dyn Model>> {
         Algorithm::Bpr => Box::new(BprModel::read(users, items, &mut a)?),
         Algorithm::Ease => Box::new(EaseModel::read(users, items, &mut a)?),
         Algorithm::Content => Box::new(ContentModel::read(users, items, &mut a)?),
+        Algorithm::Svd => Box::new(SvdModel::read(users, items, &mut a)?),
+        Algorithm::Svdpp => Box::new(SvdppModel::read(users, items, &mut a)?),
+        Algorithm::Als => Box::new(AlsModel::read(users, items, &mut a)?),
+        Algorithm::Blend => Box::new(BlendModel::read(users, items, &mut a)?),
     })
 }
 
@@ -270,7 +335,14 @@ mod tests {
 
     fn data() -> Dataset {
         let mut r = Ratings::default();
-        for (u, i, x) in [(1, 10, 5.0), (1, 11, 3.0), (2, 10, 4.0), (3, 10, 2.0), (3, 12, 1.0), (2, 11, 4.0)] {
+        for (u, i, x) in [
+            (1, 10, 5.0),
+            (1, 11, 3.0),
+            (2, 10, 4.0),
+            (3, 10, 2.0),
+            (3, 12, 1.0),
+            (2, 11, 4.0),
+        ] {
             r.push(u, i, x, 0);
         }
         // Item text too, so that the content model can fit on the same data.

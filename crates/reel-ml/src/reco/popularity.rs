@@ -31,7 +31,12 @@ impl PopularityParams {
     /// Checks the parameters.
     pub fn check(&self) -> Result<ValidPopularityParams> {
         if !self.min_rating.is_finite() || self.min_rating < 0.0 {
-            return Err(Error::param("popularity", "min_rating", self.min_rating, "expected a rating of 0 or more"));
+            return Err(Error::param(
+                "popularity",
+                "min_rating",
+                self.min_rating,
+                "expected a rating of 0 or more",
+            ));
         }
         Ok(ValidPopularityParams(self.clone()))
     }
@@ -72,7 +77,13 @@ impl PopularityModel {
     pub fn read(users: IdMap, items: IdMap, a: &mut Artifact) -> Result<Self> {
         let params: PopularityParams = a.params()?;
         let counts = a.take_f32("counts", Some(items.len()))?;
-        Ok(PopularityModel { params, users, items, scale: a.header.scale, counts })
+        Ok(PopularityModel {
+            params,
+            users,
+            items,
+            scale: a.header.scale,
+            counts,
+        })
     }
 }
 

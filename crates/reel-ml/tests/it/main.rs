@@ -3,3 +3,4 @@ mod common;
 mod eval;
 mod implicit;
 mod knn;
+mod mf;
