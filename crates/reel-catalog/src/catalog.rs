@@ -166,6 +166,11 @@ impl Catalog {
         Ok(catalog)
     }
 
+    /// The connection pool (for the registry's statements).
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// `sqlite` or `postgres`.
     pub fn backend(&self) -> &'static str {
         match self.backend {
@@ -175,7 +180,7 @@ impl Catalog {
     }
 
     async fn create_schema(&self, masked_url: &str) -> Result<()> {
-        for stmt in SCHEMA {
+        for stmt in SCHEMA.iter().chain(crate::registry::REGISTRY_SCHEMA) {
             sqlx::query(*stmt)
                 .execute(&self.pool)
                 .await
@@ -594,11 +599,11 @@ fn table_entry(r: &AnyRow) -> Result<TableEntry> {
 }
 
 /// RFC 3339 in UTC with microseconds and `Z`: fixed width, so text order is time order.
-fn ts(t: DateTime<Utc>) -> String {
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
+pub(crate) fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| Error::BadStoredValue {

@@ -36,9 +36,11 @@
 mod catalog;
 mod error;
 mod model;
+mod registry;
 
 pub use catalog::{Catalog, SCHEMA_VERSION};
 pub use error::{Error, Result};
+pub use registry::{AliasEvent, ModelVersion, NewModelVersion};
 pub use model::{
     ColumnEntry, LineageEntry, NewTableVersion, RunEntry, RunStatus, SourceEntry, TableEntry, VersionEntry,
 };

@@ -177,6 +177,47 @@ impl Lake {
         url
     }
 
+    /// The store path of `rel` (a `/`-separated path below the lake root, e.g.
+    /// `_models/recommender/<run>.reelmodel`). Refuses empty segments and `..`.
+    fn object_path(&self, rel: &str) -> Result<Path> {
+        let bad = rel.is_empty() || rel.split('/').any(|p| p.is_empty() || p == "." || p == "..");
+        if bad {
+            return Err(Error::Store {
+                action: "naming",
+                path: rel.to_string(),
+                source: object_store::Error::Generic {
+                    store: "lake",
+                    source: "a lake object path needs non-empty segments without `.` or `..`".into(),
+                },
+            });
+        }
+        let mut path = self.inner.prefix.clone();
+        for part in rel.split('/') {
+            path = path.join(part);
+        }
+        Ok(path)
+    }
+
+    /// Stores a non-table object (a model artifact) at `rel` below the lake root, in one
+    /// put (readers see the whole object or nothing). Returns its URL.
+    pub async fn put_object(&self, rel: &str, bytes: Vec<u8>) -> Result<String> {
+        let path = self.object_path(rel)?;
+        self.inner
+            .store
+            .put(&path, bytes.into())
+            .await
+            .map_err(Error::store("writing", &path))?;
+        Ok(format!("{}/{rel}", self.inner.root))
+    }
+
+    /// Reads an object stored with [`Lake::put_object`].
+    pub async fn get_object(&self, rel: &str) -> Result<Vec<u8>> {
+        let path = self.object_path(rel)?;
+        let got = self.inner.store.get(&path).await.map_err(Error::store("reading", &path))?;
+        let bytes = got.bytes().await.map_err(Error::store("reading", &path))?;
+        Ok(bytes.to_vec())
+    }
+
     /// A builder for the table, sharing the lake's object store.
     fn builder(&self, t: &TableRef) -> Result<DeltaTableBuilder> {
         let url = self.table_url(t);

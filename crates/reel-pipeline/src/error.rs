@@ -21,6 +21,28 @@ pub enum Error {
         /// The input.
         path: String,
     },
+    /// Training, evaluation or a model artifact.
+    #[error(transparent)]
+    Ml(#[from] reel_ml::Error),
+    /// A table that a task reads does not exist yet.
+    #[error("table {table} does not exist; {hint}")]
+    MissingTable {
+        /// The table.
+        table: String,
+        /// How to create it.
+        hint: String,
+    },
+    /// Reading a table or file failed.
+    #[error("{what}: {reason}")]
+    Read {
+        /// What was being read.
+        what: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// The request cannot be carried out as asked (the message says what to do).
+    #[error("{0}")]
+    BadRequest(String),
     /// A bug: a worker thread died.
     #[error("internal error: {0} (this is a bug in reelhouse; please report it)")]
     Internal(String),

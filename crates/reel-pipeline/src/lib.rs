@@ -23,6 +23,8 @@ mod env;
 mod error;
 pub mod ingest;
 mod progress;
+pub mod tables;
+pub mod train;
 
 pub use env::Env;
 pub use error::{Error, Result};

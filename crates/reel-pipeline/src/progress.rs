@@ -11,6 +11,10 @@ pub trait Progress: Send + Sync {
     fn advance(&self, n: u64);
     /// The phase is over.
     fn end(&self);
+    /// A short status for the current phase (e.g. the training loss of the last epoch).
+    fn message(&self, msg: &str) {
+        let _ = msg;
+    }
 }
 
 /// Reports nothing.

@@ -79,6 +79,30 @@ pub enum Command {
     #[command(subcommand)]
     Generate(GenerateCommand),
 
+    /// Train a model, evaluate it on held-out data and register it
+    #[command(subcommand)]
+    Train(TrainCommand),
+
+    /// Re-evaluate a registered model on its held-out data
+    #[command(after_help = "Examples:\n  reelhouse evaluate recommender          # the champion\n  reelhouse evaluate recommender@3 -k 20")]
+    Evaluate(EvaluateArgs),
+
+    /// Train several algorithms on one split and compare them side by side
+    #[command(after_help = "Examples:\n  reelhouse compare --algos svd,svdpp,item-knn,ials,popularity\n  reelhouse compare --algos svd,baseline --split kfold:5\n  reelhouse compare --train train.csv --test test.csv --format csv")]
+    Compare(CompareArgs),
+
+    /// Top-N movies for a user from a registered model (the champion by default)
+    #[command(after_help = "Examples:\n  reelhouse recommend --user 196 -k 10\n  reelhouse recommend --user 196 --genre Comedy --format json")]
+    Recommend(RecommendArgs),
+
+    /// Movies similar to a movie, from a registered model
+    #[command(after_help = "Examples:\n  reelhouse similar --movie 1 -k 10\n  reelhouse similar --movie 50 --model recommender@2")]
+    Similar(SimilarArgs),
+
+    /// The model registry: versions, aliases, the promotion gate
+    #[command(subcommand)]
+    Models(ModelsCommand),
+
     /// Run the whole flow on the bundled MovieLens 100K and say where to look
     #[command(after_help = "Example:\n  reelhouse demo            # creates ./reelhouse-demo\n  reelhouse demo --dir /tmp/demo")]
     Demo(DemoArgs),
@@ -237,4 +261,223 @@ mod tests {
         }
         walk(&Cli::command());
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrainCommand {
+    /// Train a recommender on clean.ratings (or saved split files) and register it
+    #[command(
+        long_about = "Trains a recommender, evaluates it on held-out ratings and registers it as a new \
+                      version of a named model (artifact in the lake, metadata in the catalog).\n\n\
+                      By default it reads the workspace's clean.ratings, splits it with --split and \
+                      --seed, and reports RMSE/MAE (rating models) and top-N metrics (P@k, R@k, NDCG@k, \
+                      MAP@k, hit rate, coverage) on the held-out part. With --train/--test it uses \
+                      saved split files (user_id,movie_id,rating,timestamp).\n\n\
+                      Algorithms: global-mean, baseline, svd, svdpp, als, item-knn, ials, bpr, ease, \
+                      popularity, content. Any parameter can be set with --param NAME=VALUE; \
+                      `reelhouse train recommender --algo svd --param help=1` lists them.",
+        after_help = "Examples:\n  reelhouse train recommender --algo svd --factors 50 --epochs 20 --split random:0.8 --seed 42\n  reelhouse train recommender --algo ials --param alpha=20 --promote\n  reelhouse train recommender --algo svd --train train.csv --test test.csv --format json"
+    )]
+    Recommender(TrainRecommenderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainRecommenderArgs {
+    /// Algorithm: svd, svdpp, als, baseline, item-knn, ials, bpr, ease, popularity, ...
+    #[arg(long, default_value = "svd", value_name = "NAME")]
+    pub algo: String,
+
+    /// Latent factors (factor models)
+    #[arg(long, value_name = "N")]
+    pub factors: Option<usize>,
+
+    /// Training epochs or iterations
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
+
+    /// Learning rate (SGD models)
+    #[arg(long, value_name = "RATE")]
+    pub lr: Option<f32>,
+
+    /// Regularisation
+    #[arg(long, value_name = "LAMBDA")]
+    pub reg: Option<f32>,
+
+    /// Any algorithm parameter, as NAME=VALUE (repeatable)
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub param: Vec<String>,
+
+    /// Held-out split: random:0.8, temporal:0.8 or leave-last-out
+    #[arg(long, default_value = "random:0.8", value_name = "SPEC")]
+    pub split: String,
+
+    /// Seed of the split and of the model's random start
+    #[arg(long, default_value_t = 42, value_name = "N")]
+    pub seed: u64,
+
+    /// Ratings table to train on
+    #[arg(long, default_value = "clean.ratings", value_name = "TABLE")]
+    pub table: String,
+
+    /// Saved training split (CSV: user_id,movie_id,rating,timestamp)
+    #[arg(long, value_name = "FILE")]
+    pub train: Option<std::path::PathBuf>,
+
+    /// Saved test split (CSV), evaluated after training
+    #[arg(long, value_name = "FILE")]
+    pub test: Option<std::path::PathBuf>,
+
+    /// Registry name of the model
+    #[arg(long, default_value = "recommender", value_name = "NAME")]
+    pub name: String,
+
+    /// k of the top-N metrics
+    #[arg(short = 'k', long = "k", default_value_t = 10, value_name = "K")]
+    pub k: usize,
+
+    /// Top-N metrics on at most this many users (0 = all)
+    #[arg(long, default_value_t = 5000, value_name = "N")]
+    pub eval_users: usize,
+
+    /// Skip the top-N metrics
+    #[arg(long)]
+    pub no_topn: bool,
+
+    /// Do not store or register the model
+    #[arg(long)]
+    pub no_register: bool,
+
+    /// Make it the champion if it beats the current one (the gate)
+    #[arg(long)]
+    pub promote: bool,
+
+    /// With --promote: skip the gate
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// NAME (its champion), NAME@VERSION or NAME:ALIAS
+    #[arg(value_name = "MODEL", default_value = "recommender")]
+    pub model: String,
+
+    /// k of the top-N metrics
+    #[arg(short = 'k', long = "k", default_value_t = 10, value_name = "K")]
+    pub k: usize,
+
+    /// Top-N metrics on at most this many users (0 = all)
+    #[arg(long, default_value_t = 5000, value_name = "N")]
+    pub eval_users: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Algorithms to compare, comma-separated
+    #[arg(long, default_value = "popularity,baseline,svd,svdpp,item-knn,ials", value_name = "LIST")]
+    pub algos: String,
+
+    /// Split: random:0.8, temporal:0.8, leave-last-out or kfold:5
+    #[arg(long, default_value = "random:0.8", value_name = "SPEC")]
+    pub split: String,
+
+    /// Seed of the split and of the models
+    #[arg(long, default_value_t = 42, value_name = "N")]
+    pub seed: u64,
+
+    /// Ratings table
+    #[arg(long, default_value = "clean.ratings", value_name = "TABLE")]
+    pub table: String,
+
+    /// Saved training split (CSV)
+    #[arg(long, value_name = "FILE")]
+    pub train: Option<std::path::PathBuf>,
+
+    /// Saved test split (CSV)
+    #[arg(long, value_name = "FILE")]
+    pub test: Option<std::path::PathBuf>,
+
+    /// k of the top-N metrics
+    #[arg(short = 'k', long = "k", default_value_t = 10, value_name = "K")]
+    pub k: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    /// User id
+    #[arg(long, value_name = "ID")]
+    pub user: i64,
+
+    /// How many movies
+    #[arg(short = 'k', long = "k", default_value_t = 10, value_name = "K")]
+    pub k: usize,
+
+    /// Only movies of this genre
+    #[arg(long, value_name = "GENRE")]
+    pub genre: Option<String>,
+
+    /// NAME (its champion), NAME@VERSION or NAME:ALIAS
+    #[arg(long, default_value = "recommender", value_name = "MODEL")]
+    pub model: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SimilarArgs {
+    /// Movie id
+    #[arg(long, value_name = "ID")]
+    pub movie: i64,
+
+    /// How many movies
+    #[arg(short = 'k', long = "k", default_value_t = 10, value_name = "K")]
+    pub k: usize,
+
+    /// NAME (its champion), NAME@VERSION or NAME:ALIAS
+    #[arg(long, default_value = "recommender", value_name = "MODEL")]
+    pub model: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Every model with its versions, champion and latest metrics
+    List,
+    /// A version's model card, metrics and lineage
+    Show(ModelRefArgs),
+    /// Make a version the champion if it beats the current one on held-out data
+    #[command(after_help = "Examples:\n  reelhouse models promote recommender@3\n  reelhouse models promote recommender@3 --force\n  reelhouse models promote recommender@4 --alias challenger")]
+    Promote(PromoteArgs),
+    /// Metrics and parameters of several versions side by side
+    Compare(ModelsCompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelRefArgs {
+    /// NAME (its champion), NAME@VERSION or NAME:ALIAS
+    #[arg(value_name = "MODEL", default_value = "recommender")]
+    pub model: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// NAME@VERSION (or NAME with a version after it)
+    #[arg(value_name = "MODEL")]
+    pub model: String,
+
+    /// The version, when MODEL is only a name
+    #[arg(value_name = "VERSION")]
+    pub version: Option<i64>,
+
+    /// Alias to move
+    #[arg(long, default_value = "champion", value_name = "ALIAS")]
+    pub alias: String,
+
+    /// Skip the gate (promote even if it is not better)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsCompareArgs {
+    /// Versions to compare: NAME@V NAME@W ...
+    #[arg(value_name = "MODEL", required = true, num_args = 1..)]
+    pub models: Vec<String>,
 }

@@ -55,6 +55,14 @@ impl Progress for Bar {
         }
     }
 
+    fn message(&self, msg: &str) {
+        if let Ok(slot) = self.bar.lock() {
+            if let Some(b) = slot.as_ref() {
+                b.set_message(msg.to_string());
+            }
+        }
+    }
+
     fn end(&self) {
         if let Ok(mut slot) = self.bar.lock() {
             if let Some(b) = slot.take() {

@@ -5,6 +5,11 @@ use anyhow::{Context, Result};
 use reel_common::{Workspace, WorkspaceConfig};
 use reel_pipeline::ingest::{ingest_movielens, IngestRequest};
 use reel_pipeline::Env;
+use reel_ml::eval::TopN;
+use reel_ml::model::predict;
+use reel_ml::reco::{Algorithm, Params};
+use reel_pipeline::tables::read_movies;
+use reel_pipeline::train::{self, TrainRequest, TrainSource};
 use serde::Serialize;
 
 use super::{command_line, display_path, ingest::print_outcome};
@@ -15,7 +20,30 @@ use crate::progress::Bar;
 struct DemoSummary {
     workspace: String,
     ingest: reel_pipeline::ingest::IngestOutcome,
+    model: DemoModel,
     try_next: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct DemoModel {
+    name: String,
+    version: Option<i64>,
+    algorithm: String,
+    rmse: Option<f64>,
+    mae: Option<f64>,
+    fit_seconds: f64,
+    promotion: String,
+    predictions: Vec<DemoPrediction>,
+}
+
+#[derive(Serialize)]
+struct DemoPrediction {
+    user_id: i64,
+    movie_id: i64,
+    title: String,
+    predicted: f32,
+    real: f32,
+    error: f32,
 }
 
 pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<ExitCode> {
@@ -31,11 +59,16 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<ExitCode> {
     let shown = display_path(&env.workspace.dir);
     if g.format == Format::Table {
         println!("reelhouse demo: workspace {shown}\n");
-        println!("Step 1/1  ingest the bundled MovieLens 100K ({})", display_path(&data));
+        println!("Step 1/2  ingest the bundled MovieLens 100K ({})", display_path(&data));
     }
     let req = IngestRequest::new(data, &command_line());
     let bar = Bar::new(g.no_progress);
     let outcome = ingest_movielens(&env, &req, &bar).await.context("ingesting MovieLens 100K")?;
+    if g.format == Format::Table {
+        print_outcome(Format::Table, &outcome)?;
+        println!("\nStep 2/2  train SVD (50 factors, 20 epochs) on a random 80/20 split, register and promote it");
+    }
+    let model = train_demo_model(&env, &bar).await.context("training the demo model")?;
     // Show a command that can be pasted: `reelhouse` when it is on PATH, else this binary's
     // path (users of `cargo run` have it in target/release only).
     let exe = invocation_name();
@@ -45,10 +78,13 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<ExitCode> {
         format!("{exe} {ws_flag} sql \"SELECT m.title, count(*) AS n, round(avg(r.rating), 2) AS mean FROM clean.ratings r JOIN clean.movies m USING (movie_id) GROUP BY m.title HAVING count(*) >= 100 ORDER BY mean DESC LIMIT 10\""),
         format!("{exe} {ws_flag} sql \"SELECT genre, count(*) AS films FROM clean.movie_genres GROUP BY genre ORDER BY films DESC\""),
         format!("{exe} {ws_flag} catalog lineage clean.ratings"),
+        format!("{exe} {ws_flag} recommend --user 196 -k 10"),
+        format!("{exe} {ws_flag} compare --algos popularity,baseline,svd,item-knn,ials"),
+        format!("{exe} {ws_flag} models show recommender"),
         format!("{exe} {ws_flag} sql          # the interactive shell"),
     ];
     if g.format == Format::Table {
-        print_outcome(Format::Table, &outcome)?;
+        print_model(&model);
         println!("\nWhere to look:");
         println!("  lake (Delta tables)  {}", display_path(std::path::Path::new(&env.workspace.lake_root())));
         println!("  catalog              {}", env.workspace.catalog_url());
@@ -57,7 +93,7 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<ExitCode> {
             println!("  {t}");
         }
     } else {
-        let summary = DemoSummary { workspace: env.workspace.dir.display().to_string(), ingest: outcome, try_next };
+        let summary = DemoSummary { workspace: env.workspace.dir.display().to_string(), ingest: outcome, model, try_next };
         println!("{}", serde_json::to_string_pretty(&summary)?);
     }
     Ok(ExitCode::SUCCESS)
@@ -74,4 +110,72 @@ fn invocation_name() -> String {
             .any(|p| p.canonicalize().is_ok_and(|p| p == me))
     });
     if on_path { "reelhouse".into() } else { display_path(&me) }
+}
+
+/// SVD(50, 20) on random:0.8 with seed 42, the settings of the original project (seed 000),
+/// registered as `recommender` and promoted through the gate.
+async fn train_demo_model(env: &Env, bar: &Bar) -> Result<DemoModel> {
+    let params = Params::with_settings(
+        "svd".parse::<Algorithm>()?,
+        &[("factors".into(), "50".into()), ("epochs".into(), "20".into()), ("seed".into(), "42".into())],
+    )?;
+    let req = TrainRequest {
+        name: "recommender".into(),
+        params,
+        source: TrainSource::Table { table: "clean.ratings".into(), version: None, split: "random:0.8".into(), seed: 42 },
+        topn: Some(TopN::default()),
+        max_eval_users: 0,
+        register: true,
+        command: command_line(),
+    };
+    let out = train::train(env, &req, bar).await?;
+    let version = out.version.context("the demo model was not registered")?;
+    let promotion = train::promote(env, "recommender", version, "champion", false, bar).await?;
+    let movies = read_movies(&env.lake).await?;
+    let mut predictions = Vec::new();
+    if let Some(m) = &out.model {
+        // Six rows spread over the test set (it is ordered by user).
+        let n = out.test.len();
+        for k in (0..6).map(|j| j * n / 6).filter(|&k| k < n) {
+            let (u, i, real) = (out.test.user[k], out.test.item[k], out.test.rating[k]);
+            let p = predict(m.as_ref(), u, i).value;
+            predictions.push(DemoPrediction {
+                user_id: u,
+                movie_id: i,
+                title: movies.get(&i).map(|m| m.title.clone()).unwrap_or_default(),
+                predicted: p,
+                real,
+                error: (p - real).abs(),
+            });
+        }
+    }
+    Ok(DemoModel {
+        name: out.name,
+        version: out.version,
+        algorithm: out.algorithm,
+        rmse: out.metrics.rmse,
+        mae: out.metrics.mae,
+        fit_seconds: out.fit_seconds,
+        promotion: promotion.reason,
+        predictions,
+    })
+}
+
+fn print_model(m: &DemoModel) {
+    let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.4}"));
+    println!(
+        "  {}@{} ({}): RMSE {}  MAE {}  fit {:.3} s",
+        m.name,
+        m.version.unwrap_or(0),
+        m.algorithm,
+        f(m.rmse),
+        f(m.mae),
+        m.fit_seconds
+    );
+    println!("  {}", m.promotion);
+    println!("\n  {:>7} {:>8}  {:<40} {:>10} {:>5} {:>6}", "user_id", "movie_id", "title", "prediction", "real", "error");
+    for p in &m.predictions {
+        let title: String = p.title.chars().take(40).collect();
+        println!("  {:>7} {:>8}  {:<40} {:>10.1} {:>5.1} {:>6.1}", p.user_id, p.movie_id, title, p.predicted, p.real, p.error);
+    }
 }

@@ -13,6 +13,7 @@ mod demo;
 mod generate;
 mod ingest;
 mod init;
+mod ml;
 mod sql;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
@@ -24,6 +25,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sql(args) => sql::run(&g, args).await,
         Command::Generate(cmd) => generate::run(&g, cmd),
         Command::Demo(args) => demo::run(&g, args).await,
+        Command::Train(cmd) => ml::train_cmd(&g, cmd).await,
+        Command::Evaluate(args) => ml::evaluate_cmd(&g, args).await,
+        Command::Compare(args) => ml::compare_cmd(&g, args).await,
+        Command::Recommend(args) => ml::recommend_cmd(&g, args).await,
+        Command::Similar(args) => ml::similar_cmd(&g, args).await,
+        Command::Models(cmd) => ml::models_cmd(&g, cmd).await,
     }
 }
 

@@ -36,6 +36,14 @@ fn demo_loads_movielens_100k_with_lineage() {
     let expected = hex::encode(sha2::Sha256::digest(std::fs::read(repo().join("datasets/movielens-100k/u.data")).unwrap()));
     assert_eq!(sha, expected);
 
+    // The demo trained, registered and promoted SVD(50, 20).
+    assert!(stdout.contains("RMSE") && stdout.contains("prediction"), "{stdout}");
+    let show: serde_json::Value = serde_json::from_str(&ok(&dir, &["--format", "json", "models", "show", "recommender"])).unwrap();
+    assert_eq!(show["algorithm"], "svd");
+    assert!(show["aliases"].as_array().unwrap().iter().any(|a| a == "champion"), "{show}");
+    let rmse = show["metrics"]["rmse"].as_f64().unwrap();
+    assert!((0.85..=0.95).contains(&rmse), "demo SVD RMSE {rmse}");
+
     // Running the demo again is idempotent.
     let out = bin().args(["demo", "--dir"]).arg(&dir).output().unwrap();
     assert!(out.status.success());

@@ -3,6 +3,7 @@ mod cli;
 mod crash;
 mod demo;
 mod ingest;
+mod ml;
 mod sql;
 
 use std::path::{Path, PathBuf};
