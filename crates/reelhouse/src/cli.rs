@@ -275,7 +275,8 @@ pub enum TrainCommand {
                       saved split files (user_id,movie_id,rating,timestamp).\n\n\
                       Algorithms: global-mean, baseline, svd, svdpp, als, item-knn, ials, bpr, ease, \
                       popularity, content. Any parameter can be set with --param NAME=VALUE; \
-                      `reelhouse train recommender --algo svd --param help=1` lists them.",
+                      an unknown name lists the algorithm's parameters (docs/recommenders.md has \
+                      them all with their defaults).",
         after_help = "Examples:\n  reelhouse train recommender --algo svd --factors 50 --epochs 20 --split random:0.8 --seed 42\n  reelhouse train recommender --algo ials --param alpha=20 --promote\n  reelhouse train recommender --algo svd --train train.csv --test test.csv --format json"
     )]
     Recommender(TrainRecommenderArgs),
@@ -283,7 +284,7 @@ pub enum TrainCommand {
 
 #[derive(Debug, Args)]
 pub struct TrainRecommenderArgs {
-    /// Algorithm: svd, svdpp, als, baseline, item-knn, ials, bpr, ease, popularity, ...
+    /// Algorithm: svd, svdpp, als, item-knn, ials, ease, popularity, ...
     #[arg(long, default_value = "svd", value_name = "NAME")]
     pub algo: String,
 
