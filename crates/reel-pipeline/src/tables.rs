@@ -9,22 +9,23 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float32Type, Int64Type, TimeUnit};
 use datafusion::prelude::SessionContext;
+use futures::StreamExt as _;
 use reel_common::TableRef;
 use reel_lake::Lake;
 use reel_ml::data::{ItemText, Ratings};
 
 use crate::{Error, Result};
 
-/// Rows of `SELECT {columns} FROM {t} [WHERE {filter}]` at `version` (the latest when
+/// The plan of `SELECT {columns} FROM {t} [WHERE {filter}]` at `version` (the latest when
 /// `None`), with the version read. `columns` and `filter` are SQL written by the caller,
 /// never user text.
-pub async fn select(
+async fn plan(
     lake: &Lake,
     t: &TableRef,
     version: Option<i64>,
     columns: &str,
     filter: Option<&str>,
-) -> Result<(Vec<RecordBatch>, i64)> {
+) -> Result<(datafusion::dataframe::DataFrame, i64)> {
     if !lake.exists(t).await? {
         return Err(Error::MissingTable {
             table: t.to_string(),
@@ -37,10 +38,6 @@ pub async fn select(
     };
     let read_version = i64::try_from(table.version().unwrap_or(0)).unwrap_or(i64::MAX);
     let ctx = SessionContext::new();
-    let df_err = |what: &str| {
-        let what = format!("{what} {t}@{read_version}");
-        move |e: datafusion::error::DataFusionError| Error::Read { what: what.clone(), reason: e.to_string() }
-    };
     table
         .update_datafusion_session(&ctx.state())
         .map_err(|e| Error::Read { what: format!("registering the store of {t}"), reason: e.to_string() })?;
@@ -48,14 +45,33 @@ pub async fn select(
         .table_provider()
         .await
         .map_err(|e| Error::Read { what: format!("opening {t}"), reason: e.to_string() })?;
-    ctx.register_table("t", provider).map_err(df_err("registering"))?;
+    ctx.register_table("t", provider).map_err(df_err(t, read_version, "registering"))?;
     let sql = match filter {
         Some(f) => format!("SELECT {columns} FROM t WHERE {f}"),
         None => format!("SELECT {columns} FROM t"),
     };
-    let df = ctx.sql(&sql).await.map_err(df_err("planning a read of"))?;
-    let batches = df.collect().await.map_err(df_err("reading"))?;
-    Ok((batches, read_version))
+    let df = ctx.sql(&sql).await.map_err(df_err(t, read_version, "planning a read of"))?;
+    Ok((df, read_version))
+}
+
+fn df_err(t: &TableRef, v: i64, what: &str) -> impl Fn(datafusion::error::DataFusionError) -> Error {
+    let what = format!("{what} {t}@{v}");
+    move |e| Error::Read { what: what.clone(), reason: e.to_string() }
+}
+
+/// Rows of `SELECT {columns} FROM {t} [WHERE {filter}]` at `version` (the latest when
+/// `None`), with the version read. `columns` and `filter` are SQL written by the caller,
+/// never user text.
+pub async fn select(
+    lake: &Lake,
+    t: &TableRef,
+    version: Option<i64>,
+    columns: &str,
+    filter: Option<&str>,
+) -> Result<(Vec<RecordBatch>, i64)> {
+    let (df, v) = plan(lake, t, version, columns, filter).await?;
+    let batches = df.collect().await.map_err(df_err(t, v, "reading"))?;
+    Ok((batches, v))
 }
 
 fn column_i64(b: &RecordBatch, k: usize, name: &str) -> Result<Vec<i64>> {
@@ -67,17 +83,15 @@ fn column_i64(b: &RecordBatch, k: usize, name: &str) -> Result<Vec<i64>> {
 /// `clean.ratings` (or any table with `user_id, movie_id, rating, rated_at`) as [`Ratings`],
 /// with the version read. Timestamps become seconds.
 pub async fn read_ratings(lake: &Lake, t: &TableRef, version: Option<i64>) -> Result<(Ratings, i64)> {
-    let (batches, v) = select(lake, t, version, "user_id, movie_id, rating, rated_at", None).await?;
-    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let mut r = Ratings {
-        user: Vec::with_capacity(rows),
-        item: Vec::with_capacity(rows),
-        rating: Vec::with_capacity(rows),
-        timestamp: Vec::with_capacity(rows),
-    };
-    for b in &batches {
-        r.user.extend(column_i64(b, 0, "user_id")?);
-        r.item.extend(column_i64(b, 1, "movie_id")?);
+    let (df, v) = plan(lake, t, version, "user_id, movie_id, rating, rated_at", None).await?;
+    // Streamed batch by batch: holding every Arrow batch next to the columns being built
+    // would double the peak memory of a 25M-rating read.
+    let mut stream = df.execute_stream().await.map_err(df_err(t, v, "reading"))?;
+    let mut r = Ratings::default();
+    while let Some(b) = stream.next().await {
+        let b = b.map_err(df_err(t, v, "reading"))?;
+        r.user.extend(column_i64(&b, 0, "user_id")?);
+        r.item.extend(column_i64(&b, 1, "movie_id")?);
         let stars = cast(b.column(2), &DataType::Float32).map_err(|e| Error::Read { what: "column rating".into(), reason: e.to_string() })?;
         let stars = stars.as_primitive::<Float32Type>();
         r.rating.extend((0..stars.len()).map(|k| if stars.is_null(k) { f32::NAN } else { stars.value(k) }));

@@ -237,7 +237,8 @@ pub async fn prepare(env: &Env, source: &TrainSource, progress: &dyn Progress) -
         }
     };
     progress.end();
-    let scale = Scale::infer(&[train.rating.as_slice(), test.rating.as_slice()].concat());
+    let lowest = train.rating.iter().chain(&test.rating).copied().fold(f32::INFINITY, f32::min);
+    let scale = Scale::infer(&[lowest]);
     let mut data = Dataset::try_new(&train, scale)?;
     let movies_table: TableRef = "clean.movies".parse().map_err(|e| Error::Internal(format!("{e}")))?;
     let catalogue = if env.lake.exists(&movies_table).await? {
@@ -319,12 +320,12 @@ pub async fn train(env: &Env, req: &TrainRequest, progress: &dyn Progress) -> Re
     req.params.check()?;
     let prepared = prepare(env, &req.source, progress).await?;
     let params = req.params.clone();
-    let data = prepared.data.clone();
+    let data = &prepared.data;
     let started = Instant::now();
     // Fitting is CPU bound (rayon inside); keep it off the async workers.
     let model: Box<dyn Model> = tokio::task::block_in_place(|| {
         let mut obs = EpochProgress { progress, started: false };
-        let m = params.fit(&data, &mut obs);
+        let m = params.fit(data, &mut obs);
         if obs.started {
             progress.end();
         }
@@ -356,8 +357,10 @@ pub async fn train(env: &Env, req: &TrainRequest, progress: &dyn Progress) -> Re
         artifact_bytes: None,
         training: prepared.source.clone(),
         model: Some(model.clone()),
-        test: prepared.test.clone(),
+        test: Ratings::default(),
     };
+    let Prepared { test, .. } = prepared;
+    outcome.test = test;
     if req.register {
         let run = RunId::new();
         let bytes = reco::save(model.as_ref());
