@@ -91,6 +91,10 @@ pub enum Command {
     #[command(after_help = "Examples:\n  reelhouse compare --algos svd,svdpp,item-knn,ials,popularity\n  reelhouse compare --algos svd,baseline --split kfold:5\n  reelhouse compare --train train.csv --test test.csv --format csv")]
     Compare(CompareArgs),
 
+    /// Grid or random search over an algorithm's parameters with k-fold CV
+    #[command(after_help = "Examples:\n  reelhouse tune --algo svd --space factors=20,50,100 --space reg=0.02,0.05\n  reelhouse tune --algo svd --space lr=0.002..0.02 --space factors=20..200 --random 20\n  reelhouse tune --algo ials --space alpha=1,2,5 --metric ndcg --split kfold:3")]
+    Tune(TuneArgs),
+
     /// Top-N movies for a user from a registered model (the champion by default)
     #[command(after_help = "Examples:\n  reelhouse recommend --user 196 -k 10\n  reelhouse recommend --user 196 --genre Comedy --format json")]
     Recommend(RecommendArgs),
@@ -481,4 +485,43 @@ pub struct ModelsCompareArgs {
     /// Versions to compare: NAME@V NAME@W ...
     #[arg(value_name = "MODEL", required = true, num_args = 1..)]
     pub models: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    /// Algorithm to tune
+    #[arg(long, default_value = "svd", value_name = "NAME")]
+    pub algo: String,
+
+    /// Values of one parameter: NAME=a,b,c or NAME=lo..hi (repeatable)
+    #[arg(long = "space", value_name = "NAME=VALUES", required = true)]
+    pub space: Vec<String>,
+
+    /// Random search with N draws (ranges sampled) instead of the full grid
+    #[arg(long, value_name = "N")]
+    pub random: Option<usize>,
+
+    /// Metric to sort by: rmse, mae, ndcg, precision, recall, map, hit-rate
+    #[arg(long, default_value = "rmse", value_name = "METRIC")]
+    pub metric: String,
+
+    /// Cross-validation split: kfold:5 (or one split such as random:0.8)
+    #[arg(long, default_value = "kfold:5", value_name = "SPEC")]
+    pub split: String,
+
+    /// Seed of the folds, the draws and the models
+    #[arg(long, default_value_t = 42, value_name = "N")]
+    pub seed: u64,
+
+    /// Ratings table
+    #[arg(long, default_value = "clean.ratings", value_name = "TABLE")]
+    pub table: String,
+
+    /// Ratings file instead of a table (a fold column gives the folds)
+    #[arg(long, value_name = "FILE")]
+    pub ratings: Option<std::path::PathBuf>,
+
+    /// k of the top-N metrics
+    #[arg(short = 'k', long = "k", default_value_t = 10, value_name = "K")]
+    pub k: usize,
 }

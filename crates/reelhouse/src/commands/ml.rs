@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::open_env;
 use crate::cli::{
-    CompareArgs, EvaluateArgs, Format, GlobalArgs, ModelsCommand, RecommendArgs, SimilarArgs, TrainCommand, TrainRecommenderArgs,
+    CompareArgs, EvaluateArgs, TuneArgs, Format, GlobalArgs, ModelsCommand, RecommendArgs, SimilarArgs, TrainCommand, TrainRecommenderArgs,
 };
 use crate::progress::Bar;
 use crate::render::{Rows, print};
@@ -503,4 +503,75 @@ pub async fn models_cmd(g: &GlobalArgs, cmd: ModelsCommand) -> Result<ExitCode> 
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+pub async fn tune_cmd(g: &GlobalArgs, a: TuneArgs) -> Result<ExitCode> {
+    let algo: Algorithm = a.algo.parse()?;
+    let space = eval::SearchSpace::parse(&a.space)?;
+    let metric: eval::Metric = a.metric.parse()?;
+    let mut candidates = match a.random {
+        Some(n) => space.sample(n, a.seed)?,
+        None => space.grid()?,
+    };
+    if algo.default_params().values().get("seed").is_some() {
+        for c in &mut candidates {
+            if !c.iter().any(|(k, _)| k == "seed") {
+                c.push(("seed".into(), a.seed.to_string()));
+            }
+        }
+    }
+    let env = open_env(g).await?;
+    let (all, folds) = match &a.ratings {
+        Some(path) => {
+            let saved = SavedRatings::read(path)?;
+            (saved.ratings, saved.folds)
+        }
+        None => (reel_pipeline::tables::read_ratings(&env.lake, &a.table.parse()?, None).await?.0, None),
+    };
+    let splits = match folds {
+        Some(f) if a.ratings.is_some() => f.splits(),
+        _ => a.split.parse::<SplitSpec>()?.split(&all, a.seed)?,
+    };
+    let mut opts = EvalOptions::rating();
+    if metric.is_ranking() {
+        let catalogue = eval::Catalogue::from_ratings(&[&all]);
+        opts = opts.with_topn(TopN { k: a.k, ..TopN::default() }).with_catalogue(catalogue);
+    }
+    let bar = Bar::new(g.no_progress);
+    let total = (candidates.len() * splits.len()) as u64;
+    reel_pipeline::Progress::begin(&bar, "tuning", Some(total));
+    let mut progress = |p: &eval::Progress<'_>| {
+        if let eval::Progress::Fold { candidate, candidates, .. } = p {
+            reel_pipeline::Progress::message(&bar, &format!("candidate {}/{candidates}", candidate + 1));
+            reel_pipeline::Progress::advance(&bar, 1);
+        }
+    };
+    let result = tokio::task::block_in_place(|| {
+        eval::search(algo, &candidates, metric, eval::CvData { ratings: &all, splits: &splits }, &opts, &mut progress)
+    })?;
+    reel_pipeline::Progress::end(&bar);
+    let mut rows = Rows::new(vec!["rank", "settings", "rmse", "mae", "ndcg@k", "fit_seconds"]);
+    let ms = |m: Option<eval::MeanStd>| m.map_or(String::new(), |m| format!("{:.4} ± {:.4}", m.mean, m.std));
+    for (k, c) in result.candidates.iter().enumerate() {
+        let shown: Vec<String> = c.settings.iter().filter(|(n, _)| n != "seed").map(|(n, v)| format!("{n}={v}")).collect();
+        rows.push(vec![
+            (k + 1).to_string(),
+            shown.join(" "),
+            ms(c.rmse),
+            ms(c.mae),
+            ms(c.ranking.as_ref().map(|r| r.ndcg)),
+            format!("{:.3}", c.fit_seconds),
+        ]);
+    }
+    if g.format == Format::Table {
+        println!("{} candidates of {algo}, {} folds each, sorted by {}:", result.candidates.len(), splits.len(), metric.name());
+    }
+    print(g.format, &rows, &result)?;
+    if g.format == Format::Table {
+        if let Some(best) = result.best() {
+            let flags: Vec<String> = best.settings.iter().map(|(n, v)| format!("--param {n}={v}")).collect();
+            println!("Train the best: reelhouse train recommender --algo {algo} {}", flags.join(" "));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

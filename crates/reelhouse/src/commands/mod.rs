@@ -29,6 +29,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Evaluate(args) => ml::evaluate_cmd(&g, args).await,
         Command::Compare(args) => ml::compare_cmd(&g, args).await,
         Command::Recommend(args) => ml::recommend_cmd(&g, args).await,
+        Command::Tune(args) => ml::tune_cmd(&g, args).await,
         Command::Similar(args) => ml::similar_cmd(&g, args).await,
         Command::Models(cmd) => ml::models_cmd(&g, cmd).await,
     }

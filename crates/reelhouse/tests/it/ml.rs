@@ -164,3 +164,18 @@ fn compare_prints_every_algorithm_side_by_side() {
     let csv = ok(&ws, &["--format", "csv", "compare", "--algos", "popularity,baseline"]);
     assert!(csv.lines().next().is_some_and(|h| h.starts_with("algorithm,rmse,mae")), "{csv}");
 }
+
+#[test]
+fn tune_cross_validates_every_candidate_and_sorts_them() {
+    let (_tmp, ws) = workspace();
+    let folds = splits("folds5.csv");
+    let out = json(&ws, &["tune", "--algo", "baseline", "--space", "reg_u=5,15,25", "--ratings", &folds]);
+    let c = out["candidates"].as_array().expect("candidates");
+    assert_eq!(c.len(), 3);
+    let rmse: Vec<f64> = c.iter().map(|x| x["rmse"]["mean"].as_f64().expect("rmse")).collect();
+    assert!(rmse.windows(2).all(|w| w[0] <= w[1]), "best first: {rmse:?}");
+    assert!(c.iter().all(|x| x["folds"].as_array().is_some_and(|f| f.len() == 5)), "the file's 5 folds");
+    let bad = run(&ws, &["tune", "--algo", "baseline", "--space", "reg_u", "--ratings", &folds]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(!stderr_of(&bad).contains("panicked"));
+}
