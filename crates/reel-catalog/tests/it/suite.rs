@@ -225,4 +225,37 @@ pub async fn run(c: &Catalog) {
     serde_json::to_value(c.lineage(&raw).await.unwrap()).unwrap();
     serde_json::to_value(c.versions(&raw).await.unwrap()).unwrap();
     serde_json::to_value(c.runs(5).await.unwrap()).unwrap();
+
+    // The model registry: versions count up per name, aliases move with their history.
+    let model = name("reco");
+    let new = |rmse: f64| reel_catalog::NewModelVersion {
+        name: model.clone(),
+        algorithm: "svd".into(),
+        kind: "rating".into(),
+        params: serde_json::json!({"factors": 50}),
+        metrics: serde_json::json!({"rmse": rmse}),
+        training: serde_json::json!({"source": {"kind": "table", "table": "clean.ratings", "version": 3}}),
+        artifact: format!("_models/{model}/x.reelmodel"),
+        artifact_bytes: 123,
+        artifact_sha256: "ab".repeat(32),
+        code_version: "reelhouse test".into(),
+        run_id: run1.0.clone(),
+        card: "# card\nwith 'quotes' and $1".into(),
+    };
+    assert_eq!(c.register_model_version(&new(0.95)).await.unwrap(), 1);
+    assert_eq!(c.register_model_version(&new(0.93)).await.unwrap(), 2);
+    assert_eq!(c.set_model_alias(&model, "champion", 1, "first").await.unwrap(), None);
+    assert_eq!(c.set_model_alias(&model, "champion", 2, "rmse 0.93 beats 0.95").await.unwrap(), Some(1));
+    assert_eq!(c.model_alias(&model, "champion").await.unwrap(), Some(2));
+    let versions = c.model_versions(&model).await.unwrap();
+    assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), vec![2, 1]);
+    assert_eq!(versions[0].aliases, vec!["champion".to_string()]);
+    assert_eq!(versions[0].card, "# card\nwith 'quotes' and $1");
+    assert_eq!(versions[1].training["source"]["version"], 3);
+    let events = c.model_events(&model).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().any(|e| e.previous == Some(1) && e.reason == "rmse 0.93 beats 0.95"));
+    assert!(c.model_names().await.unwrap().contains(&model));
+    assert!(c.set_model_alias(&model, "champion", 9, "no such version").await.is_err());
+    serde_json::to_value(&versions).unwrap();
 }
