@@ -231,10 +231,20 @@ pub async fn compare_cmd(g: &GlobalArgs, a: CompareArgs) -> Result<ExitCode> {
     let mut catalogue_ids: Vec<i64> = movies.keys().copied().collect();
     catalogue_ids.sort_unstable();
     let topn = TopN { k: a.k, ..TopN::default() };
-    let mut progress = |p: &eval::Progress<'_>| {
-        let _ = p;
+    // One step per model (compare) or per fold of a model (cross-validation).
+    let steps = match (&ratings, a.split.parse::<SplitSpec>()) {
+        (Some(_), Ok(SplitSpec::KFold { k, .. })) => models.len() * k,
+        _ => models.len(),
     };
-    let _ = &bar;
+    reel_pipeline::Progress::begin(&bar, "comparing", Some(steps as u64));
+    let mut progress = |p: &eval::Progress<'_>| match p {
+        eval::Progress::Model { row, .. } => {
+            reel_pipeline::Progress::message(&bar, &row.model);
+            reel_pipeline::Progress::advance(&bar, 1);
+        }
+        eval::Progress::Fold { .. } => reel_pipeline::Progress::advance(&bar, 1),
+        _ => {}
+    };
     let comparison = match (ratings, source) {
         (_, Some((train, test))) => {
             let mut opts = EvalOptions::rating().with_topn(topn);
@@ -264,6 +274,7 @@ pub async fn compare_cmd(g: &GlobalArgs, a: CompareArgs) -> Result<ExitCode> {
                     ]);
                     results.push(cv);
                 }
+                reel_pipeline::Progress::end(&bar);
                 print(g.format, &rows, &results)?;
                 return Ok(ExitCode::SUCCESS);
             }
@@ -272,6 +283,7 @@ pub async fn compare_cmd(g: &GlobalArgs, a: CompareArgs) -> Result<ExitCode> {
         }
         (None, None) => bail!("no data to compare on"),
     };
+    reel_pipeline::Progress::end(&bar);
     let mut rows = Rows::new(vec!["algorithm", "rmse", "mae", "precision@k", "recall@k", "ndcg@k", "map@k", "coverage", "fit_seconds"]);
     let f = |x: Option<f64>| x.map_or(String::new(), |v| format!("{v:.4}"));
     for r in &comparison.rows {
