@@ -362,8 +362,26 @@ pub(crate) struct Layout {
 
 impl Layout {
     pub(crate) fn new(k: usize, biased: bool) -> Self {
-        let width = (k + if biased { 2 } else { 0 }).div_ceil(4).max(1) * 4;
+        Layout::padded(k, biased, 4)
+    }
+
+    /// The layout with rows padded to a multiple of `lanes` (at least 4) instead of 4: the
+    /// training layout, a whole number of SIMD vectors wide.
+    pub(crate) fn padded(k: usize, biased: bool, lanes: usize) -> Self {
+        let m = lanes.max(4);
+        let width = (k + if biased { 2 } else { 0 }).div_ceil(m).max(1) * m;
         Layout { k, biased, width }
+    }
+
+    /// Row `x` of `src` (laid out by `from`) copied into `dst`, a row laid out by `self`: the
+    /// factors and, when biased, the bias and constant lanes at the end.
+    pub(crate) fn copy_row(&self, dst: &mut [f32], from: &Layout, src: &[f32]) {
+        let k = self.k;
+        dst[..k].copy_from_slice(&src[..k]);
+        if self.biased {
+            let (dw, sw) = (self.width, from.width);
+            dst[dw - 2..dw].copy_from_slice(&src[sw - 2..sw]);
+        }
     }
 
     /// b_u of a user row (0 when unbiased).
@@ -432,6 +450,25 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let (_, br) = b.as_chunks::<4>();
     let tail: f32 = ar.iter().zip(br).map(|(x, y)| x * y).sum();
     hsum_parts(dot_parts(a, b)) + tail
+}
+
+/// The four partial sums of a dot product of two rows (see [`dot`]).
+#[inline(always)]
+fn dot_parts(a: &[f32], b: &[f32]) -> [f32; 4] {
+    let (ac, _) = a.as_chunks::<4>();
+    let (bc, _) = b.as_chunks::<4>();
+    let mut acc = [0f32; 8];
+    for (c, (x, y)) in ac.iter().zip(bc).enumerate() {
+        let o = (c % 2) * 4;
+        for l in 0..4 {
+            acc[o + l] += x[l] * y[l];
+        }
+    }
+    let mut h = [0f32; 4];
+    for l in 0..4 {
+        h[l] = acc[l] + acc[l + 4];
+    }
+    h
 }
 
 /// Sum of four partial sums. The barrier stops LLVM's SLP vectoriser from planning this final
@@ -576,6 +613,39 @@ pub(crate) fn ridge_fold_in(ratings: &[(u32, f32)], f: &FoldIn<'_>) -> UserVecto
 // ---------------------------------------------------------------------------------------
 // The SGD kernel.
 
+/// Runs `op` compiled for the widest SIMD instruction set of this CPU we have kernels for:
+/// AVX2 + FMA (x86-64-v3), else SSE4.2 (x86-64-v2), else `pulp`'s portable choice (NEON on
+/// aarch64, scalar elsewhere). `pulp` checks the CPU (cached by std) and calls the code
+/// compiled with those features enabled, so this crate needs no `unsafe` (turned down:
+/// `#[target_feature]` functions, whose calls need `unsafe`, and a build for x86-64-v3, which
+/// would not run on older CPUs). AVX-512 (`pulp`'s `x86-v4` feature) is not enabled: it would
+/// switch every `pulp` user in the build (faer, iALS) to it as well.
+pub(crate) fn with_best_simd<Op: pulp::WithSimd>(op: Op) -> Op::Output {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if let Some(simd) = pulp::x86::V3::try_new() {
+            return pulp::Simd::vectorize(simd, op);
+        }
+        if let Some(simd) = pulp::x86::V2::try_new() {
+            return pulp::Simd::vectorize(simd, op);
+        }
+    }
+    pulp::Arch::new().dispatch(op)
+}
+
+/// The number of `f32` lanes of the SIMD vectors [`with_best_simd`] picks on this CPU.
+pub(crate) fn simd_lanes() -> usize {
+    struct Lanes;
+    impl pulp::WithSimd for Lanes {
+        type Output = usize;
+        #[inline(always)]
+        fn with_simd<S: pulp::Simd>(self, _: S) -> usize {
+            S::F32_LANES
+        }
+    }
+    with_best_simd(Lanes)
+}
+
 /// One rating inside a block: indices local to the block's user and item groups, and the
 /// rating minus the global mean.
 #[derive(Debug, Clone, Copy)]
@@ -585,17 +655,20 @@ struct Entry {
     r: f32,
 }
 
-/// Per-update constants. The update of a row pair is
-/// `p = keep_p * p + (lr_p * err) * q` and `q = keep_q * q + (lr_q * err) * p` (old values),
-/// with per-lane constants in the last 4-wide chunk, where the biases and constant lanes are.
-#[derive(Debug, Clone, Copy)]
+/// Per-update constants for rows laid out by a training [`Layout`]. The update of a row pair
+/// is `p = keep_p * p + (lr_p * err) * q` and `q = keep_q * q + (lr_q * err) * p` (old values)
+/// in every factor lane, with other constants in the bias and constant lanes (padding lanes
+/// are 0 in both rows and stay 0 whatever the constants).
+#[derive(Debug, Clone)]
 pub(crate) struct Coef {
     keep_p: f32,
     keep_q: f32,
     lr_p: f32,
     lr_q: f32,
-    /// Last chunk, per lane: keep_p, lr_p, keep_q, lr_q.
-    tail: [[f32; 4]; 4],
+    /// Row width.
+    width: usize,
+    /// keep_p, lr_p, keep_q and lr_q of every lane of a row: four runs of `width`.
+    lanes: Vec<f32>,
 }
 
 impl Coef {
@@ -603,9 +676,8 @@ impl Coef {
         let keep_p = 1.0 - r.lr_pu * r.reg_pu;
         let keep_q = 1.0 - r.lr_qi * r.reg_qi;
         let w = lay.width;
-        let mut tail = [[0f32; 4]; 4];
-        for l in 0..4 {
-            let pos = w - 4 + l;
+        let mut lanes = vec![0f32; 4 * w];
+        for pos in 0..w {
             let lane = if pos < lay.k {
                 [keep_p, r.lr_pu, keep_q, r.lr_qi]
             } else if lay.biased && pos == w - 2 {
@@ -617,8 +689,8 @@ impl Coef {
             } else {
                 [0.0; 4] // padding: zeros stay zero
             };
-            for (t, v) in tail.iter_mut().zip(lane) {
-                t[l] = v;
+            for (t, v) in lane.into_iter().enumerate() {
+                lanes[t * w + pos] = v;
             }
         }
         Coef {
@@ -626,70 +698,129 @@ impl Coef {
             keep_q,
             lr_p: r.lr_pu,
             lr_q: r.lr_qi,
+            width: w,
+            lanes,
+        }
+    }
+}
+
+/// [`Coef`] in SIMD registers: the uniform constants splatted, and the per-lane constants of
+/// the vectors from `first` on (those holding the bias lanes: the last one, or the last two
+/// when a vector is a single lane).
+struct SimdCoef<S: pulp::Simd> {
+    keep_p: S::f32s,
+    keep_q: S::f32s,
+    lr_p: f32,
+    lr_q: f32,
+    first: usize,
+    /// keep_p, lr_p, keep_q, lr_q of vector `first + t`, `t < 2`.
+    tail: [[S::f32s; 4]; 2],
+}
+
+impl<S: pulp::Simd> SimdCoef<S> {
+    #[inline(always)]
+    fn new(simd: S, c: &Coef) -> Self {
+        let l = S::F32_LANES;
+        let nv = c.width / l;
+        let first = (c.width.saturating_sub(2) / l).min(nv.saturating_sub(1));
+        let zero = simd.splat_f32s(0.0);
+        let mut tail = [[zero; 4]; 2];
+        for (t, row) in tail.iter_mut().enumerate().take(nv - first) {
+            for (x, v) in row.iter_mut().enumerate() {
+                let at = x * c.width + (first + t) * l;
+                *v = S::as_simd_f32s(&c.lanes[at..at + l]).0.first().copied().unwrap_or(zero);
+            }
+        }
+        SimdCoef {
+            keep_p: simd.splat_f32s(c.keep_p),
+            keep_q: simd.splat_f32s(c.keep_q),
+            lr_p: c.lr_p,
+            lr_q: c.lr_q,
+            first,
             tail,
         }
     }
 }
 
-/// The four partial sums of a dot product of two rows (see [`dot`]).
+/// `p . q` as a vector of partial sums, with two accumulators (one would be a chain of
+/// dependent adds, and the dot product is on the critical path of every update).
 #[inline(always)]
-fn dot_parts(a: &[f32], b: &[f32]) -> [f32; 4] {
-    let (ac, _) = a.as_chunks::<4>();
-    let (bc, _) = b.as_chunks::<4>();
-    let mut acc = [0f32; 8];
-    for (c, (x, y)) in ac.iter().zip(bc).enumerate() {
-        let o = (c % 2) * 4;
-        for l in 0..4 {
-            acc[o + l] += x[l] * y[l];
-        }
+fn simd_dot_parts<S: pulp::Simd>(simd: S, p: &[S::f32s], q: &[S::f32s]) -> S::f32s {
+    let zero = simd.splat_f32s(0.0);
+    let (mut a0, mut a1) = (zero, zero);
+    let (p2, pr) = pulp::as_arrays::<2, _>(p);
+    let (q2, qr) = pulp::as_arrays::<2, _>(q);
+    for (x, y) in p2.iter().zip(q2) {
+        a0 = simd.mul_add_e_f32s(x[0], y[0], a0);
+        a1 = simd.mul_add_e_f32s(x[1], y[1], a1);
     }
-    let mut h = [0f32; 4];
-    for l in 0..4 {
-        h[l] = acc[l] + acc[l + 4];
+    for (x, y) in pr.iter().zip(qr) {
+        a0 = simd.mul_add_e_f32s(*x, *y, a0);
     }
-    h
+    simd.add_f32s(a0, a1)
 }
 
-/// The update of a row pair given the error (see [`Coef`]).
+/// The update of a row pair given the error (see [`Coef`]). `first` is `c.first`, passed
+/// apart so that it is a constant where the row width is.
 #[inline(always)]
-fn update(p: &mut [f32], q: &mut [f32], err: f32, c: &Coef) {
-    let (gp, gq) = (c.lr_p * err, c.lr_q * err);
-    let cut = p.len().saturating_sub(4);
-    let (ph, pt) = p.split_at_mut(cut);
-    let (qh, qt) = q.split_at_mut(cut);
-    // A flat loop: LLVM's loop vectoriser handles it cleanly (a loop over chunks was
-    // vectorised across chunks instead, with shuffles).
+fn simd_update<S: pulp::Simd>(simd: S, p: &mut [S::f32s], q: &mut [S::f32s], err: f32, c: &SimdCoef<S>, first: usize) {
+    let (gp, gq) = (simd.splat_f32s(c.lr_p * err), simd.splat_f32s(c.lr_q * err));
+    let (ph, pt) = p.split_at_mut(first.min(p.len()));
+    let (qh, qt) = q.split_at_mut(first.min(q.len()));
     for (x, y) in ph.iter_mut().zip(qh.iter_mut()) {
         let (a, b) = (*x, *y);
-        *x = c.keep_p * a + gp * b;
-        *y = c.keep_q * b + gq * a;
+        *x = simd.mul_add_e_f32s(gp, b, simd.mul_f32s(c.keep_p, a));
+        *y = simd.mul_add_e_f32s(gq, a, simd.mul_f32s(c.keep_q, b));
     }
-    for (l, (x, y)) in pt.iter_mut().zip(qt.iter_mut()).enumerate().take(4) {
+    let e = simd.splat_f32s(err);
+    for ((x, y), [kp, lp, kq, lq]) in pt.iter_mut().zip(qt.iter_mut()).zip(c.tail) {
         let (a, b) = (*x, *y);
-        *x = c.tail[0][l] * a + (c.tail[1][l] * err) * b;
-        *y = c.tail[2][l] * b + (c.tail[3][l] * err) * a;
+        *x = simd.mul_add_e_f32s(simd.mul_f32s(lp, e), b, simd.mul_f32s(kp, a));
+        *y = simd.mul_add_e_f32s(simd.mul_f32s(lq, e), a, simd.mul_f32s(kq, b));
     }
 }
 
-/// One SGD update of a (user row, item row) pair for rating `r` (minus the mean); returns the
-/// error before the update. Rows have the same length, a multiple of 4.
-#[inline(always)]
-fn step(p: &mut [f32], q: &mut [f32], r: f32, c: &Coef) -> f32 {
-    let err = r - dot(p, q);
-    update(p, q, err, c);
-    err
+/// SGD over one block (see [`block_simd`]).
+struct Block<'a> {
+    es: &'a [Entry],
+    p: &'a mut [f32],
+    q: &'a mut [f32],
+    c: &'a Coef,
 }
 
-/// SGD over one block with rows of the compile-time width `W`. Returns the sum of squared
-/// errors.
+impl pulp::WithSimd for Block<'_> {
+    type Output = f64;
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> f64 {
+        macro_rules! vectors {
+            ($($n:literal)*) => {
+                match self.c.width / S::F32_LANES {
+                    $($n => block_simd::<S, $n>(simd, self),)*
+                    _ => block_simd_any(simd, self),
+                }
+            };
+        }
+        vectors!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    }
+}
+
+/// SGD over one block with rows of `NV` vectors (a constant, so the loops unroll). Returns the
+/// sum of squared errors.
 ///
 /// Two consecutive ratings of different users and different items touch disjoint rows, so
 /// they are processed together: both dot products, then both updates. That is the same
 /// arithmetic as one after the other, but gives the CPU two independent chains to overlap
-/// (7% faster; the block order makes such pairs the rule).
-fn block_fixed<const W: usize>(es: &[Entry], p: &mut [f32], q: &mut [f32], c: &Coef) -> f64 {
-    let (p, _) = p.as_chunks_mut::<W>();
-    let (q, _) = q.as_chunks_mut::<W>();
+/// (the block order makes such pairs the rule).
+#[inline(always)]
+fn block_simd<S: pulp::Simd, const NV: usize>(simd: S, b: Block<'_>) -> f64 {
+    let c = SimdCoef::new(simd, b.c);
+    let first = (NV * S::F32_LANES).saturating_sub(2) / S::F32_LANES;
+    let first = first.min(NV - 1);
+    let (p, _) = S::as_mut_simd_f32s(b.p);
+    let (q, _) = S::as_mut_simd_f32s(b.q);
+    let (p, _) = p.as_chunks_mut::<NV>();
+    let (q, _) = q.as_chunks_mut::<NV>();
+    let es = b.es;
     let mut loss = 0f32;
     let mut k = 0;
     while k < es.len() {
@@ -699,47 +830,48 @@ fn block_fixed<const W: usize>(es: &[Entry], p: &mut [f32], q: &mut [f32], c: &C
                 p.get_disjoint_mut([a.u as usize, b.u as usize]),
                 q.get_disjoint_mut([a.i as usize, b.i as usize]),
             ) {
-                let (ha, hb) = (dot_parts(pa, qa), dot_parts(pb, qb));
-                // One barrier for both (see `hsum_parts`).
-                let h = std::hint::black_box([ha, hb]);
-                let ea = a.r - ((h[0][0] + h[0][2]) + (h[0][1] + h[0][3]));
-                let eb = b.r - ((h[1][0] + h[1][2]) + (h[1][1] + h[1][3]));
-                update(pa, qa, ea, c);
-                update(pb, qb, eb, c);
+                let ea = a.r - simd.reduce_sum_f32s(simd_dot_parts(simd, pa, qa));
+                let eb = b.r - simd.reduce_sum_f32s(simd_dot_parts(simd, pb, qb));
+                simd_update(simd, pa, qa, ea, &c, first);
+                simd_update(simd, pb, qb, eb, &c, first);
                 loss += ea * ea + eb * eb;
                 k += 2;
                 continue;
             }
         }
-        let err = step(&mut p[a.u as usize], &mut q[a.i as usize], a.r, c);
-        loss += err * err;
+        if let (Some(pa), Some(qa)) = (p.get_mut(a.u as usize), q.get_mut(a.i as usize)) {
+            let err = a.r - simd.reduce_sum_f32s(simd_dot_parts(simd, pa, qa));
+            simd_update(simd, pa, qa, err, &c, first);
+            loss += err * err;
+        }
         k += 1;
     }
     loss as f64
 }
 
-/// The same for any width (beyond the instantiated ones).
-fn block_any(es: &[Entry], p: &mut [f32], q: &mut [f32], w: usize, c: &Coef) -> f64 {
+/// The same for rows of any number of vectors, one rating at a time.
+#[inline(always)]
+fn block_simd_any<S: pulp::Simd>(simd: S, b: Block<'_>) -> f64 {
+    let c = SimdCoef::new(simd, b.c);
+    let nv = b.c.width / S::F32_LANES;
+    let (p, _) = S::as_mut_simd_f32s(b.p);
+    let (q, _) = S::as_mut_simd_f32s(b.q);
     let mut loss = 0f32;
-    for e in es {
-        let (u, i) = (e.u as usize * w, e.i as usize * w);
-        let err = step(&mut p[u..u + w], &mut q[i..i + w], e.r, c);
-        loss += err * err;
+    for e in b.es {
+        let (u, i) = (e.u as usize * nv, e.i as usize * nv);
+        if let (Some(pa), Some(qa)) = (p.get_mut(u..u + nv), q.get_mut(i..i + nv)) {
+            let err = e.r - simd.reduce_sum_f32s(simd_dot_parts(simd, pa, qa));
+            simd_update(simd, pa, qa, err, &c, c.first);
+            loss += err * err;
+        }
     }
     loss as f64
 }
 
-/// Dispatches a block to the kernel compiled for its row width.
-fn run_block(es: &[Entry], p: &mut [f32], q: &mut [f32], w: usize, c: &Coef) -> f64 {
-    macro_rules! widths {
-        ($($w:literal)*) => {
-            match w {
-                $($w => block_fixed::<$w>(es, p, q, c),)*
-                _ => block_any(es, p, q, w, c),
-            }
-        };
-    }
-    widths!(4 8 12 16 20 24 28 32 36 40 44 48 52 56 60 64 68 72 76 80 84 88 92 96 100 104 108 112 116 120 124 128)
+/// Runs SGD over one block with the best SIMD of this CPU. `p` and `q` hold the block's user
+/// and item rows, `c.width` wide (a multiple of [`simd_lanes`]).
+fn run_block(es: &[Entry], p: &mut [f32], q: &mut [f32], c: &Coef) -> f64 {
+    with_best_simd(Block { es, p, q, c })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -857,14 +989,25 @@ fn interleave_users(es: &mut Vec<Entry>, lanes: usize, rng: &mut Rng) {
             a = k;
         }
     }
+    // `lanes` slots, each draining one user's run; an emptied slot takes the next user in
+    // memory order, so that all slots stay busy to the end of the block.
     let mut out = Vec::with_capacity(es.len());
-    for group in runs.chunks(lanes) {
-        let longest = group.iter().map(|&(a, b)| b - a).max().unwrap_or(0);
-        for t in 0..longest {
-            for &(a, b) in group {
-                if a + t < b {
-                    out.push(es[a + t]);
-                }
+    let mut next = runs.len().min(lanes);
+    let mut slots: Vec<(usize, usize)> = runs[..next].to_vec();
+    while !slots.is_empty() {
+        let mut s = 0;
+        while s < slots.len() {
+            let (a, b) = slots[s];
+            out.push(es[a]);
+            if a + 1 < b {
+                slots[s].0 = a + 1;
+                s += 1;
+            } else if next < runs.len() {
+                slots[s] = runs[next];
+                next += 1;
+                s += 1;
+            } else {
+                slots.remove(s);
             }
         }
     }
@@ -882,22 +1025,25 @@ fn split_groups<'a>(mut v: &'a mut [f32], start: &[usize], width: usize) -> Vec<
     out
 }
 
-/// Rows of `src` (index order) moved to their internal positions `pos`.
-fn permute_rows(src: &[f32], pos: &[u32], w: usize) -> Vec<f32> {
-    let mut out = vec![0f32; src.len()];
+/// Rows of `src` (index order, laid out by `from`) moved to their internal positions `pos`
+/// and laid out by `to`.
+fn permute_rows(src: &[f32], from: &Layout, to: &Layout, pos: &[u32]) -> Vec<f32> {
+    let (sw, dw) = (from.width, to.width);
+    let mut out = vec![0f32; pos.len() * dw];
     for (x, &d) in pos.iter().enumerate() {
         let d = d as usize;
-        out[d * w..(d + 1) * w].copy_from_slice(&src[x * w..(x + 1) * w]);
+        to.copy_row(&mut out[d * dw..(d + 1) * dw], from, &src[x * sw..(x + 1) * sw]);
     }
     out
 }
 
-/// Rows of `src` (internal order) back to index order.
-fn unpermute_rows(src: &[f32], pos: &[u32], w: usize) -> Vec<f32> {
-    let mut out = vec![0f32; src.len()];
+/// Rows of `src` (internal order, laid out by `from`) back to index order, laid out by `to`.
+fn unpermute_rows(src: &[f32], from: &Layout, to: &Layout, pos: &[u32]) -> Vec<f32> {
+    let (sw, dw) = (from.width, to.width);
+    let mut out = vec![0f32; pos.len() * dw];
     for (x, &d) in pos.iter().enumerate() {
         let d = d as usize;
-        out[x * w..(x + 1) * w].copy_from_slice(&src[d * w..(d + 1) * w]);
+        to.copy_row(&mut out[x * dw..(x + 1) * dw], from, &src[d * sw..(d + 1) * sw]);
     }
     out
 }
@@ -913,49 +1059,55 @@ pub(crate) fn train_sgd(
     seed: u64,
     obs: &mut dyn FitObserver,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
-    let w = lay.width;
     let mu = if lay.biased { data.mean() as f32 } else { 0.0 };
     let mut rng = Rng::new(seed);
     // Drawn in index order (users, then items, as Surprise does) so that the initial state
     // does not depend on the strata.
     let p0 = lay.init_rows(&mut rng, data.n_users(), false, init.0, init.1);
     let q0 = lay.init_rows(&mut rng, data.n_items(), true, init.0, init.1);
-    let nb = strata_count(data, w);
+    let nb = strata_count(data, lay.width);
     let st = Strata::build(data, nb, mu, &mut rng);
-    let mut p = permute_rows(&p0, &st.user_pos, w);
+    // Training rows are a whole number of SIMD vectors wide.
+    let tl = Layout::padded(lay.k, lay.biased, simd_lanes());
+    let w = tl.width;
+    let mut p = permute_rows(&p0, lay, &tl, &st.user_pos);
     drop(p0);
-    let mut q = permute_rows(&q0, &st.item_pos, w);
+    let mut q = permute_rows(&q0, lay, &tl, &st.item_pos);
     drop(q0);
-    let coef = Coef::new(lay, rates);
+    let coef = Coef::new(&tl, rates);
     let total = data.len() as f64;
-    for epoch in 0..epochs {
-        if !obs.keep_going() {
-            return Err(Error::Cancelled);
-        }
-        let mut loss = 0f64;
-        {
-            let mut users = split_groups(&mut p, &st.user_start, w);
-            let mut items = split_groups(&mut q, &st.item_start, w);
+    {
+        // Allocated once: `items` is rotated `nb` times an epoch, back to where it started.
+        let mut users = split_groups(&mut p, &st.user_start, w);
+        let mut items = split_groups(&mut q, &st.item_start, w);
+        let mut losses = vec![0f64; nb];
+        for epoch in 0..epochs {
+            if !obs.keep_going() {
+                return Err(Error::Cancelled);
+            }
+            let mut loss = 0f64;
             for s in 0..nb {
-                if nb == 1 {
-                    loss += run_block(&st.blocks[0], users[0], items[0], w, &coef);
+                if nb == 1 || rayon::current_num_threads() == 1 {
+                    for (g, ((pp, qq), l)) in users.iter_mut().zip(items.iter_mut()).zip(losses.iter_mut()).enumerate() {
+                        *l = run_block(&st.blocks[g * nb + (g + s) % nb], pp, qq, &coef);
+                    }
                 } else {
-                    let losses: Vec<f64> = users
+                    users
                         .par_iter_mut()
                         .zip(items.par_iter_mut())
+                        .zip(losses.par_iter_mut())
                         .enumerate()
-                        .map(|(g, (pp, qq))| run_block(&st.blocks[g * nb + (g + s) % nb], pp, qq, w, &coef))
-                        .collect();
-                    // Summed in block order, so the reported loss is deterministic too.
-                    loss += losses.iter().sum::<f64>();
+                        .for_each(|(g, ((pp, qq), l))| *l = run_block(&st.blocks[g * nb + (g + s) % nb], pp, qq, &coef));
                 }
+                // Summed in block order, so the reported loss is deterministic too.
+                loss += losses.iter().sum::<f64>();
                 // Item group g + s + 1 goes to user group g next.
                 items.rotate_left(1);
             }
+            obs.on_epoch(epoch + 1, epochs, Some((loss / total).sqrt()));
         }
-        obs.on_epoch(epoch + 1, epochs, Some((loss / total).sqrt()));
     }
-    Ok((unpermute_rows(&p, &st.user_pos, w), unpermute_rows(&q, &st.item_pos, w)))
+    Ok((unpermute_rows(&p, &tl, lay, &st.user_pos), unpermute_rows(&q, &tl, lay, &st.item_pos)))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1324,20 +1476,101 @@ mod tests {
         }
     }
 
+    /// Surprise's update of one rating, in f64 on plain vectors; returns the error.
+    fn reference_step(p: &mut [f64], bu: &mut f64, q: &mut [f64], bi: &mut f64, r: f64, rt: &Rates, biased: bool) -> f64 {
+        let b = if biased { *bu + *bi } else { 0.0 };
+        let err = r - b - p.iter().zip(q.iter()).map(|(x, y)| x * y).sum::<f64>();
+        if biased {
+            *bu += rt.lr_bu as f64 * (err - rt.reg_bu as f64 * *bu);
+            *bi += rt.lr_bi as f64 * (err - rt.reg_bi as f64 * *bi);
+        }
+        for (x, y) in p.iter_mut().zip(q.iter_mut()) {
+            let (a, c) = (*x, *y);
+            *x += rt.lr_pu as f64 * (err * c - rt.reg_pu as f64 * a);
+            *y += rt.lr_qi as f64 * (err * a - rt.reg_qi as f64 * c);
+        }
+        err
+    }
+
+    /// Every SIMD level this CPU has, with its lanes: a block run by each.
+    fn simd_levels() -> Vec<(&'static str, usize, Box<dyn Fn(Block<'_>) -> f64>)> {
+        fn lanes<S: pulp::Simd>(_: S) -> usize {
+            S::F32_LANES
+        }
+        let mut v: Vec<(&'static str, usize, Box<dyn Fn(Block<'_>) -> f64>)> =
+            vec![("scalar", 1, Box::new(|b| pulp::Simd::vectorize(pulp::Scalar::new(), b)))];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if let Some(s) = pulp::x86::V2::try_new() {
+                v.push(("sse4.2", lanes(s), Box::new(move |b| pulp::Simd::vectorize(s, b))));
+            }
+            if let Some(s) = pulp::x86::V3::try_new() {
+                v.push(("avx2", lanes(s), Box::new(move |b| pulp::Simd::vectorize(s, b))));
+            }
+        }
+        v.push(("best", simd_lanes(), Box::new(|b| run_block(b.es, b.p, b.q, b.c))));
+        v
+    }
+
     #[test]
-    fn an_update_keeps_the_constant_lanes_at_one() {
-        let lay = Layout::new(5, true);
-        let rates = SvdParams::default().check().expect("valid").rates;
-        let c = Coef::new(&lay, &rates);
-        let mut p = lay.from_parts(&[0.1, 0.2, 0.3, 0.4, 0.5], &[0.1], false);
-        let mut q = lay.from_parts(&[0.5, 0.4, 0.3, 0.2, 0.1], &[-0.2], true);
-        let err = step(&mut p, &mut q, 1.0, &c);
-        assert_eq!(p[lay.width - 1], 1.0);
-        assert_eq!(q[lay.width - 2], 1.0);
-        // b_u += lr (err - reg b_u), as Surprise.
-        let want = 0.1 + 0.005 * (err - 0.02 * 0.1);
-        assert!((lay.user_bias(&p) - want).abs() < 1e-7);
-        assert_eq!(p[5], 0.0, "padding stays zero");
+    fn the_simd_kernel_makes_surprises_updates_and_keeps_the_constant_lanes() {
+        let rates = SvdParams { lr: 0.05, reg: 0.1, lr_bi: Some(0.03), reg_bu: Some(0.2), ..SvdParams::default() }
+            .check()
+            .expect("valid")
+            .rates;
+        // 1 and 5 factors fit one vector; 50 the usual case; 300 the path for wide rows.
+        for (level, lanes, run) in simd_levels() {
+            for k in [1, 5, 50, 300] {
+                for biased in [true, false] {
+                    let lay = Layout::padded(k, biased, lanes);
+                    let c = Coef::new(&lay, &rates);
+                    let mut rng = Rng::new(k as u64);
+                    let (nu, ni) = (3, 2);
+                    let mut pf: Vec<f64> = (0..nu * k).map(|_| rng.uniform() - 0.5).collect();
+                    let mut qf: Vec<f64> = (0..ni * k).map(|_| rng.uniform() - 0.5).collect();
+                    let (mut bu, mut bi) = (vec![0.1f64, -0.2, 0.3], vec![0.25f64, -0.05]);
+                    let as32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+                    let mut p = lay.from_parts(&as32(&pf), &as32(&bu), false);
+                    let mut q = lay.from_parts(&as32(&qf), &as32(&bi), true);
+                    // (0, 0) and (1, 1) go as a pair; (2, 1) and (0, 1) share an item, so alone.
+                    let es: Vec<Entry> = [(0, 0, 1.5f32), (1, 1, -0.5), (2, 1, 0.7), (0, 1, -1.0), (2, 0, 0.2)]
+                        .iter()
+                        .map(|&(u, i, r)| Entry { u, i, r })
+                        .collect();
+                    let loss = run(Block { es: &es, p: &mut p, q: &mut q, c: &c });
+                    let mut want_loss = 0f64;
+                    for e in &es {
+                        let (u, i) = (e.u as usize, e.i as usize);
+                        let err = reference_step(
+                            &mut pf[u * k..(u + 1) * k],
+                            &mut bu[u],
+                            &mut qf[i * k..(i + 1) * k],
+                            &mut bi[i],
+                            e.r as f64,
+                            &rates,
+                            biased,
+                        );
+                        want_loss += err * err;
+                    }
+                    assert!((loss - want_loss).abs() < 1e-4 * want_loss.max(1.0), "{level} k {k} biased {biased}: {loss} vs {want_loss}");
+                    let w = lay.width;
+                    for (rows, f, b, item) in [(&p, &pf, &bu, false), (&q, &qf, &bi, true)] {
+                        for (x, row) in rows.chunks_exact(w).enumerate() {
+                            for j in 0..k {
+                                assert!((row[j] as f64 - f[x * k + j]).abs() < 1e-5, "{level} k {k} biased {biased} item {item} row {x}");
+                            }
+                            let pad = if biased { w - 2 } else { w };
+                            assert!(row[k..pad].iter().all(|&z| z == 0.0), "padding stays zero");
+                            if biased {
+                                let (bias, one) = if item { (lay.item_bias(row), row[w - 2]) } else { (lay.user_bias(row), row[w - 1]) };
+                                assert_eq!(one, 1.0, "constant lane");
+                                assert!((bias as f64 - b[x]).abs() < 1e-6, "{level} k {k} item {item} bias {bias} vs {}", b[x]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
