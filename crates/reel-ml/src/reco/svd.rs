@@ -42,6 +42,9 @@
 //! fit is 1.6 M updates, so the generic build needs both cores to approach 15 ms.
 use serde::{Deserialize, Serialize};
 
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, TryLockError};
+
 use rayon::prelude::*;
 
 use crate::artifact::{Artifact, ArtifactWriter};
@@ -273,7 +276,7 @@ impl Rng {
     }
 }
 
-/// A seed for the `n`-th independent stream of `seed` (blocks shuffled in parallel).
+/// A seed for the `n`-th independent stream of `seed` (work shared by threads).
 pub(crate) fn stream_seed(seed: u64, n: u64) -> u64 {
     Rng::new(seed ^ n.wrapping_mul(0xA076_1D64_78BD_642F)).next_u64()
 }
@@ -371,17 +374,6 @@ impl Layout {
         let m = lanes.max(4);
         let width = (k + if biased { 2 } else { 0 }).div_ceil(m).max(1) * m;
         Layout { k, biased, width }
-    }
-
-    /// Row `x` of `src` (laid out by `from`) copied into `dst`, a row laid out by `self`: the
-    /// factors and, when biased, the bias and constant lanes at the end.
-    pub(crate) fn copy_row(&self, dst: &mut [f32], from: &Layout, src: &[f32]) {
-        let k = self.k;
-        dst[..k].copy_from_slice(&src[..k]);
-        if self.biased {
-            let (dw, sw) = (self.width, from.width);
-            dst[dw - 2..dw].copy_from_slice(&src[sw - 2..sw]);
-        }
     }
 
     /// b_u of a user row (0 when unbiased).
@@ -742,22 +734,23 @@ impl<S: pulp::Simd> SimdCoef<S> {
     }
 }
 
-/// `p . q` as a vector of partial sums, with two accumulators (one would be a chain of
+/// `p . q` as a vector of partial sums, with four accumulators (one would be a chain of
 /// dependent adds, and the dot product is on the critical path of every update).
 #[inline(always)]
 fn simd_dot_parts<S: pulp::Simd>(simd: S, p: &[S::f32s], q: &[S::f32s]) -> S::f32s {
     let zero = simd.splat_f32s(0.0);
-    let (mut a0, mut a1) = (zero, zero);
-    let (p2, pr) = pulp::as_arrays::<2, _>(p);
-    let (q2, qr) = pulp::as_arrays::<2, _>(q);
-    for (x, y) in p2.iter().zip(q2) {
-        a0 = simd.mul_add_e_f32s(x[0], y[0], a0);
-        a1 = simd.mul_add_e_f32s(x[1], y[1], a1);
+    let mut acc = [zero; 4];
+    let (p4, pr) = pulp::as_arrays::<4, _>(p);
+    let (q4, qr) = pulp::as_arrays::<4, _>(q);
+    for (x, y) in p4.iter().zip(q4) {
+        for l in 0..4 {
+            acc[l] = simd.mul_add_e_f32s(x[l], y[l], acc[l]);
+        }
     }
-    for (x, y) in pr.iter().zip(qr) {
-        a0 = simd.mul_add_e_f32s(*x, *y, a0);
+    for (l, (x, y)) in pr.iter().zip(qr).enumerate() {
+        acc[l] = simd.mul_add_e_f32s(*x, *y, acc[l]);
     }
-    simd.add_f32s(a0, a1)
+    simd.add_f32s(simd.add_f32s(acc[0], acc[1]), simd.add_f32s(acc[2], acc[3]))
 }
 
 /// The update of a row pair given the error (see [`Coef`]). `first` is `c.first`, passed
@@ -885,8 +878,10 @@ struct Strata {
     item_start: Vec<usize>,
     user_pos: Vec<u32>,
     item_pos: Vec<u32>,
-    /// `nb * nb` blocks, block (gu, gi) at `gu * nb + gi`.
-    blocks: Vec<Vec<Entry>>,
+    /// The ratings of all `nb * nb` blocks, block `(gu, gi)` (at `b = gu * nb + gi`) in
+    /// `entries[block_start[b]..block_start[b + 1]]`.
+    entries: Vec<Entry>,
+    block_start: Vec<usize>,
 }
 
 /// Number of strata: 1 for small data (a sub-epoch barrier costs more than it saves),
@@ -938,80 +933,112 @@ impl Strata {
         };
         let (user_pos, item_pos) = (invert(&uorder), invert(&iorder));
         let group_of = |start: &[usize], p: u32| (start.partition_point(|&s| s <= p as usize) - 1) as u16;
-        let ugroup: Vec<u16> = user_pos.iter().map(|&p| group_of(&user_start, p)).collect();
         let igroup: Vec<u16> = item_pos.iter().map(|&p| group_of(&item_start, p)).collect();
-        // Count first so that every block is allocated once at its exact size (on 25M ratings
-        // growth by doubling would waste up to 300 MB).
-        let mut sizes = vec![0usize; nb * nb];
-        for (&u, &i) in data.u.iter().zip(&data.i) {
-            sizes[ugroup[u as usize] as usize * nb + igroup[i as usize] as usize] += 1;
-        }
-        let mut blocks: Vec<Vec<Entry>> = sizes.iter().map(|&n| Vec::with_capacity(n)).collect();
+        // Each block's ratings are interleaved from `LANES` streams: round `t` of the block
+        // holds the `t`-th rating of every stream still that long, in stream order. A user's
+        // ratings in a block (shuffled) go to the stream that is shortest when the user's turn
+        // comes, users in memory order. User rows are then read in memory order (the hardware
+        // prefetcher streams them; on 25M ratings a random order, with a cache miss per user
+        // row, was 2.5x slower) while consecutive updates belong to different users, so the
+        // CPU overlaps them instead of waiting for the previous update of the same row.
+        // (Interleaving fixed groups of 4 users left the longest user of each group alone at
+        // its end: 7% slower on ML-100K.) Every rating's place follows from the stream
+        // lengths, so the ratings are written once, in place (turned down: dealing them into
+        // blocks and interleaving into a second array, whose fresh pages cost more than the
+        // work on ML-100K).
+        const LANES: usize = 4;
         let by_user = data.by_user();
-        for &u in &uorder {
-            let gu = ugroup[u as usize] as usize;
-            let lu = user_pos[u as usize] - user_start[gu] as u32;
-            let (items, ratings) = by_user.row(u as usize);
-            for (&i, &r) in items.iter().zip(ratings) {
-                let gi = igroup[i as usize] as usize;
-                let li = item_pos[i as usize] - item_start[gi] as u32;
-                blocks[gu * nb + gi].push(Entry { u: lu, i: li, r: r - mu });
+        // Per internal user and item group: the number of ratings, then where they start in
+        // their stream.
+        let mut start = vec![0u32; nu * nb];
+        let mut stream = vec![0u8; nu * nb];
+        for (p, &u) in uorder.iter().enumerate() {
+            for &i in by_user.row(u as usize).0 {
+                start[p * nb + igroup[i as usize] as usize] += 1;
             }
         }
+        let mut lens = vec![0u32; nb * nb * LANES];
+        for gu in 0..nb {
+            for p in user_start[gu]..user_start[gu + 1] {
+                for gi in 0..nb {
+                    let n = start[p * nb + gi];
+                    let b = gu * nb + gi;
+                    let l = &mut lens[b * LANES..(b + 1) * LANES];
+                    let s = (0..LANES).min_by_key(|&s| l[s]).unwrap_or(0);
+                    start[p * nb + gi] = l[s];
+                    stream[p * nb + gi] = s as u8;
+                    l[s] += n;
+                }
+            }
+        }
+        let mut block_start = vec![0usize; nb * nb + 1];
+        for b in 0..nb * nb {
+            block_start[b + 1] = block_start[b] + lens[b * LANES..(b + 1) * LANES].iter().map(|&l| l as usize).sum::<usize>();
+        }
+        let mut entries = vec![Entry { u: 0, i: 0, r: 0.0 }; data.len()];
+        // One task per user group, which owns that group's blocks; each has its own random
+        // stream, so the order does not depend on the threads.
+        let mut parts = Vec::with_capacity(nb);
+        let mut rest: &mut [Entry] = &mut entries;
+        for gu in 0..nb {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(block_start[(gu + 1) * nb] - block_start[gu * nb]);
+            parts.push((gu, head));
+            rest = tail;
+        }
         let seed = rng.next_u64();
-        blocks
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(b, es)| interleave_users(es, 4, &mut Rng::new(stream_seed(seed, b as u64))));
+        let deal = |(gu, out): &mut (usize, &mut [Entry])| {
+            let gu = *gu;
+            let mut rng = Rng::new(stream_seed(seed, gu as u64));
+            let mut mine: Vec<(u32, f32)> = Vec::new();
+            let mut next = vec![0u32; nb];
+            let base = block_start[gu * nb];
+            for p in user_start[gu]..user_start[gu + 1] {
+                let (items, ratings) = by_user.row(uorder[p] as usize);
+                mine.clear();
+                mine.extend(items.iter().copied().zip(ratings.iter().copied()));
+                rng.shuffle(&mut mine);
+                next.copy_from_slice(&start[p * nb..(p + 1) * nb]);
+                let lu = (p - user_start[gu]) as u32;
+                for &(i, r) in &mine {
+                    let gi = igroup[i as usize] as usize;
+                    let b = gu * nb + gi;
+                    let at = block_start[b] - base + round_robin_pos(&lens[b * LANES..(b + 1) * LANES], stream[p * nb + gi] as usize, next[gi]);
+                    next[gi] += 1;
+                    if let Some(e) = out.get_mut(at) {
+                        *e = Entry { u: lu, i: item_pos[i as usize] - item_start[gi] as u32, r: r - mu };
+                    }
+                }
+            }
+        };
+        // Parallel only where it pays for waking threads (25M ratings; not ML-100K's 80k).
+        if data.len() >= 1 << 20 {
+            parts.par_iter_mut().for_each(deal);
+        } else {
+            parts.iter_mut().for_each(deal);
+        }
         Strata {
             user_start,
             item_start,
             user_pos,
             item_pos,
-            blocks,
+            entries,
+            block_start,
         }
+    }
+
+    /// The ratings of block `b`.
+    fn block(&self, b: usize) -> &[Entry] {
+        &self.entries[self.block_start[b]..self.block_start[b + 1]]
     }
 }
 
-/// Orders a block whose entries come grouped by user, users in memory order: each user's
-/// entries shuffled, then `lanes` consecutive users interleaved round-robin. User rows are
-/// then read in memory order (the hardware prefetcher streams them; on 25M ratings a random
-/// order, with a cache miss per user row, was 2.5x slower) while consecutive updates still
-/// belong to different users, so the CPU overlaps them instead of waiting for the previous
-/// update of the same row.
-fn interleave_users(es: &mut Vec<Entry>, lanes: usize, rng: &mut Rng) {
-    let mut runs: Vec<(usize, usize)> = Vec::new();
-    let mut a = 0;
-    for k in 1..=es.len() {
-        if k == es.len() || es[k].u != es[a].u {
-            runs.push((a, k));
-            rng.shuffle(&mut es[a..k]);
-            a = k;
-        }
-    }
-    // `lanes` slots, each draining one user's run; an emptied slot takes the next user in
-    // memory order, so that all slots stay busy to the end of the block.
-    let mut out = Vec::with_capacity(es.len());
-    let mut next = runs.len().min(lanes);
-    let mut slots: Vec<(usize, usize)> = runs[..next].to_vec();
-    while !slots.is_empty() {
-        let mut s = 0;
-        while s < slots.len() {
-            let (a, b) = slots[s];
-            out.push(es[a]);
-            if a + 1 < b {
-                slots[s].0 = a + 1;
-                s += 1;
-            } else if next < runs.len() {
-                slots[s] = runs[next];
-                next += 1;
-                s += 1;
-            } else {
-                slots.remove(s);
-            }
-        }
-    }
-    *es = out;
+/// Where the `t`-th element of stream `s` goes when streams of lengths `lens` are interleaved
+/// round-robin (round `t` holds the `t`-th element of every stream longer than `t`).
+fn round_robin_pos(lens: &[u32], s: usize, t: u32) -> usize {
+    lens.iter()
+        .enumerate()
+        .map(|(s2, &l)| l.min(t) as usize + usize::from(s2 < s && l > t))
+        .sum()
 }
 
 /// Splits `v` into the runs `start[g]..start[g+1]` of rows `width` wide.
@@ -1025,27 +1052,161 @@ fn split_groups<'a>(mut v: &'a mut [f32], start: &[usize], width: usize) -> Vec<
     out
 }
 
-/// Rows of `src` (index order, laid out by `from`) moved to their internal positions `pos`
-/// and laid out by `to`.
-fn permute_rows(src: &[f32], from: &Layout, to: &Layout, pos: &[u32]) -> Vec<f32> {
-    let (sw, dw) = (from.width, to.width);
-    let mut out = vec![0f32; pos.len() * dw];
+/// A user or item group's rows, and how many blocks have updated them so far.
+struct Group<'a> {
+    done: usize,
+    rows: &'a mut [f32],
+}
+
+impl<'a> Group<'a> {
+    fn new(rows: &'a mut [f32]) -> Mutex<Group<'a>> {
+        Mutex::new(Group { done: 0, rows })
+    }
+}
+
+/// The blocks of a fit and who may run which, shared by the threads of the fit.
+///
+/// Block `b` is user group `g = b % nb` against item group `(g + t) % nb` in sub-epoch
+/// `t = b / nb` (`t % nb` within its epoch). Threads claim blocks in that order, and a block
+/// starts once both its groups have been updated by exactly `t` blocks: the state it sees is
+/// the one the sequential order gives, so the result does not depend on the threads. The
+/// groups sit behind mutexes that are only ever tried, never waited on, so there is no lock
+/// order to get wrong; a block's two groups are never wanted by another runnable block.
+/// Turned down: a rayon `join` per sub-epoch (what this replaced), whose barrier cost a
+/// thread wake-up 40 times a fit on ML-100K; and a fixed block-to-thread assignment, which
+/// stalls when one thread loses its core.
+struct Schedule<'a> {
+    nb: usize,
+    epochs: usize,
+    strata: &'a Strata,
+    users: Vec<Mutex<Group<'a>>>,
+    items: Vec<Mutex<Group<'a>>>,
+    coef: &'a Coef,
+    /// The next block to claim.
+    next: AtomicUsize,
+    /// The loss of every block (`f64` bits).
+    losses: Vec<AtomicU64>,
+    /// Finished blocks of every epoch.
+    finished: Vec<AtomicUsize>,
+    /// Set when training is cancelled (or a thread panicked): no more blocks are claimed.
+    stop: AtomicBool,
+}
+
+impl Schedule<'_> {
+    /// Claims and runs blocks until none is left or `stop` is set, calling `between` after
+    /// each block.
+    fn work(&self, between: &mut dyn FnMut(&Self)) {
+        let nb = self.nb;
+        while !self.stop.load(Ordering::Relaxed) {
+            let b = self.next.fetch_add(1, Ordering::Relaxed);
+            if b >= self.epochs * nb * nb {
+                return;
+            }
+            let (t, g) = (b / nb, b % nb);
+            let gi = (g + t) % nb;
+            let mut spins = 0u32;
+            loop {
+                match (self.users[g].try_lock(), self.items[gi].try_lock()) {
+                    (Ok(mut u), Ok(mut i)) if u.done == t && i.done == t => {
+                        let loss = run_block(self.strata.block(g * nb + gi), u.rows, i.rows, self.coef);
+                        u.done += 1;
+                        i.done += 1;
+                        self.losses[b].store(loss.to_bits(), Ordering::Relaxed);
+                        self.finished[t / nb].fetch_add(1, Ordering::Release);
+                        break;
+                    }
+                    (Err(TryLockError::Poisoned(_)), _) | (_, Err(TryLockError::Poisoned(_))) => {
+                        // Another thread panicked; the scope re-raises its panic.
+                        self.stop.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    _ => {}
+                }
+                if self.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                // The block this one waits for is running on another thread: spin for a few
+                // microseconds, then give the core away (it may be the one that thread needs).
+                spins += 1;
+                if spins < 2048 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            between(self);
+        }
+    }
+
+    /// Reports every finished epoch after the `reported` first to `obs`, and asks it whether
+    /// to go on (setting `stop` if not).
+    fn report(&self, reported: &mut usize, ratings: usize, obs: &mut dyn FitObserver) {
+        let per_epoch = self.nb * self.nb;
+        while *reported < self.epochs
+            && !self.stop.load(Ordering::Relaxed)
+            && self.finished[*reported].load(Ordering::Acquire) == per_epoch
+        {
+            // Summed in block order, so the reported loss is deterministic too.
+            let blocks = &self.losses[*reported * per_epoch..(*reported + 1) * per_epoch];
+            let loss: f64 = blocks.iter().map(|l| f64::from_bits(l.load(Ordering::Relaxed))).sum();
+            *reported += 1;
+            obs.on_epoch(*reported, self.epochs, Some((loss / ratings as f64).sqrt()));
+            if *reported < self.epochs && !obs.keep_going() {
+                self.stop.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Rows of `src` (index order, `w` wide) moved to their internal positions `pos`.
+fn permute_rows(src: &[f32], w: usize, pos: &[u32]) -> Vec<f32> {
+    let mut out = vec![0f32; src.len()];
     for (x, &d) in pos.iter().enumerate() {
         let d = d as usize;
-        to.copy_row(&mut out[d * dw..(d + 1) * dw], from, &src[x * sw..(x + 1) * sw]);
+        out[d * w..(d + 1) * w].copy_from_slice(&src[x * w..(x + 1) * w]);
     }
     out
 }
 
-/// Rows of `src` (internal order, laid out by `from`) back to index order, laid out by `to`.
-fn unpermute_rows(src: &[f32], from: &Layout, to: &Layout, pos: &[u32]) -> Vec<f32> {
-    let (sw, dw) = (from.width, to.width);
-    let mut out = vec![0f32; pos.len() * dw];
-    for (x, &d) in pos.iter().enumerate() {
-        let d = d as usize;
-        to.copy_row(&mut out[x * dw..(x + 1) * dw], from, &src[d * sw..(d + 1) * sw]);
+/// Rows kept at their internal positions (row `x` at `pos[x]`) and laid out by `from`, moved
+/// back to index order and laid out by `to` (no wider than `from`), in place: fresh pages
+/// cost about 2 us each here, more than the copies.
+fn into_index_order(mut v: Vec<f32>, from: &Layout, to: &Layout, pos: &[u32]) -> Vec<f32> {
+    let (fw, tw) = (from.width, to.width);
+    let n = pos.len();
+    // Cycle by cycle: row x takes the row at pos[x].
+    let mut done = vec![false; n];
+    let mut tmp = vec![0f32; fw];
+    for x0 in 0..n {
+        if done[x0] || pos[x0] as usize == x0 {
+            continue;
+        }
+        tmp.copy_from_slice(&v[x0 * fw..(x0 + 1) * fw]);
+        let mut x = x0;
+        loop {
+            done[x] = true;
+            let src = pos[x] as usize;
+            if src == x0 || src >= n {
+                v[x * fw..(x + 1) * fw].copy_from_slice(&tmp);
+                break;
+            }
+            v.copy_within(src * fw..(src + 1) * fw, x * fw);
+            x = src;
+        }
     }
-    out
+    if tw < fw {
+        for x in 0..n {
+            v.copy_within(x * fw..x * fw + to.k, x * tw);
+            if to.biased {
+                v.copy_within((x + 1) * fw - 2..(x + 1) * fw, (x + 1) * tw - 2);
+            }
+            // Padding between the factors and the bias lanes stays zero.
+            let pad = (x * tw + to.k)..((x + 1) * tw - if to.biased { 2 } else { 0 });
+            v[pad].fill(0.0);
+        }
+        v.truncate(n * tw);
+    }
+    v
 }
 
 /// Trains biased MF by stratified SGD (see the module docs). Returns user and item rows in
@@ -1060,54 +1221,59 @@ pub(crate) fn train_sgd(
     obs: &mut dyn FitObserver,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
     let mu = if lay.biased { data.mean() as f32 } else { 0.0 };
-    let mut rng = Rng::new(seed);
-    // Drawn in index order (users, then items, as Surprise does) so that the initial state
-    // does not depend on the strata.
-    let p0 = lay.init_rows(&mut rng, data.n_users(), false, init.0, init.1);
-    let q0 = lay.init_rows(&mut rng, data.n_items(), true, init.0, init.1);
     let nb = strata_count(data, lay.width);
-    let st = Strata::build(data, nb, mu, &mut rng);
-    // Training rows are a whole number of SIMD vectors wide.
+    // Training rows are a whole number of SIMD vectors wide. The factors are drawn in index
+    // order (users, then items, as Surprise does) from a stream of their own, so that the
+    // initial state does not depend on the strata; the two are independent work, done side
+    // by side when a second thread is free.
     let tl = Layout::padded(lay.k, lay.biased, simd_lanes());
     let w = tl.width;
-    let mut p = permute_rows(&p0, lay, &tl, &st.user_pos);
+    let (st, (p0, q0)) = rayon::join(
+        || Strata::build(data, nb, mu, &mut Rng::new(stream_seed(seed, 1))),
+        || {
+            let mut rng = Rng::new(seed);
+            let p = tl.init_rows(&mut rng, data.n_users(), false, init.0, init.1);
+            (p, tl.init_rows(&mut rng, data.n_items(), true, init.0, init.1))
+        },
+    );
+    // Rows in the strata's order: a user (item) group is a contiguous run of rows.
+    let mut p = permute_rows(&p0, w, &st.user_pos);
     drop(p0);
-    let mut q = permute_rows(&q0, lay, &tl, &st.item_pos);
+    let mut q = permute_rows(&q0, w, &st.item_pos);
     drop(q0);
     let coef = Coef::new(&tl, rates);
-    let total = data.len() as f64;
-    {
-        // Allocated once: `items` is rotated `nb` times an epoch, back to where it started.
-        let mut users = split_groups(&mut p, &st.user_start, w);
-        let mut items = split_groups(&mut q, &st.item_start, w);
-        let mut losses = vec![0f64; nb];
-        for epoch in 0..epochs {
-            if !obs.keep_going() {
-                return Err(Error::Cancelled);
-            }
-            let mut loss = 0f64;
-            for s in 0..nb {
-                if nb == 1 || rayon::current_num_threads() == 1 {
-                    for (g, ((pp, qq), l)) in users.iter_mut().zip(items.iter_mut()).zip(losses.iter_mut()).enumerate() {
-                        *l = run_block(&st.blocks[g * nb + (g + s) % nb], pp, qq, &coef);
-                    }
-                } else {
-                    users
-                        .par_iter_mut()
-                        .zip(items.par_iter_mut())
-                        .zip(losses.par_iter_mut())
-                        .enumerate()
-                        .for_each(|(g, ((pp, qq), l))| *l = run_block(&st.blocks[g * nb + (g + s) % nb], pp, qq, &coef));
-                }
-                // Summed in block order, so the reported loss is deterministic too.
-                loss += losses.iter().sum::<f64>();
-                // Item group g + s + 1 goes to user group g next.
-                items.rotate_left(1);
-            }
-            obs.on_epoch(epoch + 1, epochs, Some((loss / total).sqrt()));
-        }
+    let sched = Schedule {
+        nb,
+        epochs,
+        strata: &st,
+        users: split_groups(&mut p, &st.user_start, w).into_iter().map(Group::new).collect(),
+        items: split_groups(&mut q, &st.item_start, w).into_iter().map(Group::new).collect(),
+        coef: &coef,
+        next: AtomicUsize::new(0),
+        losses: (0..epochs * nb * nb).map(|_| AtomicU64::new(0)).collect(),
+        finished: (0..epochs).map(|_| AtomicUsize::new(0)).collect(),
+        stop: AtomicBool::new(false),
+    };
+    let mut reported = 0;
+    if !obs.keep_going() {
+        return Err(Error::Cancelled);
     }
-    Ok((unpermute_rows(&p, &tl, lay, &st.user_pos), unpermute_rows(&q, &tl, lay, &st.item_pos)))
+    // Helpers are rayon tasks, so the pool's size is respected. Nothing waits for them to
+    // start: whoever is free claims the next block, so a helper that never gets a thread
+    // (a busy pool) only means the calling thread runs every block itself.
+    let helpers = rayon::current_num_threads().min(nb).saturating_sub(1);
+    rayon::in_place_scope(|scope| {
+        for _ in 0..helpers {
+            scope.spawn(|_| sched.work(&mut |_| {}));
+        }
+        sched.work(&mut |s| s.report(&mut reported, data.len(), obs));
+    });
+    sched.report(&mut reported, data.len(), obs);
+    if reported < epochs {
+        return Err(Error::Cancelled);
+    }
+    drop(sched);
+    Ok((into_index_order(p, &tl, lay, &st.user_pos), into_index_order(q, &tl, lay, &st.item_pos)))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1578,10 +1744,11 @@ mod tests {
         let data = Dataset::try_new(&grid(40, 30, 5), Scale::ONE_TO_FIVE).expect("valid");
         let nb = 4;
         let st = Strata::build(&data, nb, 0.0, &mut Rng::new(1));
-        assert_eq!(st.blocks.iter().map(Vec::len).sum::<usize>(), data.len());
+        assert_eq!(st.entries.len(), data.len());
+        assert_eq!(st.block_start.last(), Some(&data.len()));
         for gu in 0..nb {
             for gi in 0..nb {
-                for e in &st.blocks[gu * nb + gi] {
+                for e in st.block(gu * nb + gi) {
                     assert!((e.u as usize) < st.user_start[gu + 1] - st.user_start[gu]);
                     assert!((e.i as usize) < st.item_start[gi + 1] - st.item_start[gi]);
                 }
@@ -1589,13 +1756,50 @@ mod tests {
         }
         // Groups are balanced by rating count within a user's worth.
         let per_group: Vec<usize> = (0..nb)
-            .map(|g| (0..nb).map(|gi| st.blocks[g * nb + gi].len()).sum())
+            .map(|g| (0..nb).map(|gi| st.block(g * nb + gi).len()).sum())
             .collect();
         let (lo, hi) = (
             per_group.iter().min().copied().unwrap_or(0),
             per_group.iter().max().copied().unwrap_or(0),
         );
         assert!(hi - lo <= 2 * 30, "{per_group:?}");
+    }
+
+    #[test]
+    fn rows_go_back_to_index_order_and_the_narrower_layout() {
+        for (k, biased) in [(5, true), (6, false), (50, true)] {
+            let (narrow, wide) = (Layout::new(k, biased), Layout::padded(k, biased, 16));
+            let pos: Vec<u32> = vec![3, 0, 4, 1, 2, 6, 5];
+            let rows = |lay: &Layout| {
+                let f: Vec<f32> = (0..pos.len() * k).map(|x| x as f32).collect();
+                let b: Vec<f32> = (0..pos.len()).map(|x| -(x as f32)).collect();
+                lay.from_parts(&f, &b, true)
+            };
+            // Row x at pos[x], wide.
+            let want = rows(&narrow);
+            let src = rows(&wide);
+            let mut kept = vec![0f32; src.len()];
+            for (x, &d) in pos.iter().enumerate() {
+                let d = d as usize;
+                kept[d * wide.width..(d + 1) * wide.width].copy_from_slice(&src[x * wide.width..(x + 1) * wide.width]);
+            }
+            assert_eq!(into_index_order(kept, &wide, &narrow, &pos), want, "k {k} biased {biased}");
+        }
+    }
+
+    #[test]
+    fn round_robin_positions_fill_every_slot_once() {
+        let lens = [3u32, 0, 5, 2];
+        let mut seen = vec![usize::MAX; 10];
+        for (s, &l) in lens.iter().enumerate() {
+            for t in 0..l {
+                let at = round_robin_pos(&lens, s, t);
+                assert_eq!(seen[at], usize::MAX, "slot {at} twice");
+                seen[at] = s;
+            }
+        }
+        // Rounds: (0, 2, 3), (0, 2, 3), (0, 2), (2), (2).
+        assert_eq!(seen, vec![0, 2, 3, 0, 2, 3, 0, 2, 2, 2]);
     }
 
     #[test]
