@@ -638,6 +638,52 @@ pub(crate) fn simd_lanes() -> usize {
     with_best_simd(Lanes)
 }
 
+/// Every SIMD level this CPU has (tests run the kernels at each, not only the best).
+#[cfg(test)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SimdLevel {
+    Scalar,
+    #[cfg(target_arch = "x86_64")]
+    Sse42(pulp::x86::V2),
+    #[cfg(target_arch = "x86_64")]
+    Avx2(pulp::x86::V3),
+}
+
+#[cfg(test)]
+impl SimdLevel {
+    pub(crate) fn available() -> Vec<SimdLevel> {
+        #[allow(unused_mut)]
+        let mut v = vec![SimdLevel::Scalar];
+        #[cfg(target_arch = "x86_64")]
+        {
+            v.extend(pulp::x86::V2::try_new().map(SimdLevel::Sse42));
+            v.extend(pulp::x86::V3::try_new().map(SimdLevel::Avx2));
+        }
+        v
+    }
+
+    pub(crate) fn run<Op: pulp::WithSimd>(self, op: Op) -> Op::Output {
+        match self {
+            SimdLevel::Scalar => pulp::Simd::vectorize(pulp::Scalar::new(), op),
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Sse42(s) => pulp::Simd::vectorize(s, op),
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx2(s) => pulp::Simd::vectorize(s, op),
+        }
+    }
+
+    pub(crate) fn lanes(self) -> usize {
+        struct Lanes;
+        impl pulp::WithSimd for Lanes {
+            type Output = usize;
+            fn with_simd<S: pulp::Simd>(self, _: S) -> usize {
+                S::F32_LANES
+            }
+        }
+        self.run(Lanes)
+    }
+}
+
 /// One rating inside a block: indices local to the block's user and item groups, and the
 /// rating minus the global mean.
 #[derive(Debug, Clone, Copy)]
@@ -1172,7 +1218,7 @@ fn permute_rows(src: &[f32], w: usize, pos: &[u32]) -> Vec<f32> {
 /// back to index order and laid out by `to` (no wider than `from`), in place: fresh pages
 /// cost about 2 us each here, more than the copies.
 fn into_index_order(mut v: Vec<f32>, from: &Layout, to: &Layout, pos: &[u32]) -> Vec<f32> {
-    let (fw, tw) = (from.width, to.width);
+    let fw = from.width;
     let n = pos.len();
     // Cycle by cycle: row x takes the row at pos[x].
     let mut done = vec![false; n];
@@ -1194,18 +1240,26 @@ fn into_index_order(mut v: Vec<f32>, from: &Layout, to: &Layout, pos: &[u32]) ->
             x = src;
         }
     }
-    if tw < fw {
-        for x in 0..n {
-            v.copy_within(x * fw..x * fw + to.k, x * tw);
-            if to.biased {
-                v.copy_within((x + 1) * fw - 2..(x + 1) * fw, (x + 1) * tw - 2);
-            }
-            // Padding between the factors and the bias lanes stays zero.
-            let pad = (x * tw + to.k)..((x + 1) * tw - if to.biased { 2 } else { 0 });
-            v[pad].fill(0.0);
-        }
-        v.truncate(n * tw);
+    narrow_rows(v, from, to)
+}
+
+/// Rows laid out by `from` laid out by `to` (no wider), in place.
+pub(crate) fn narrow_rows(mut v: Vec<f32>, from: &Layout, to: &Layout) -> Vec<f32> {
+    let (fw, tw) = (from.width, to.width);
+    if tw >= fw {
+        return v;
     }
+    let n = v.len() / fw;
+    for x in 0..n {
+        v.copy_within(x * fw..x * fw + to.k, x * tw);
+        if to.biased {
+            v.copy_within((x + 1) * fw - 2..(x + 1) * fw, (x + 1) * tw - 2);
+        }
+        // Padding between the factors and the bias lanes stays zero.
+        let pad = (x * tw + to.k)..((x + 1) * tw - if to.biased { 2 } else { 0 });
+        v[pad].fill(0.0);
+    }
+    v.truncate(n * tw);
     v
 }
 
@@ -1658,26 +1712,6 @@ mod tests {
         err
     }
 
-    /// Every SIMD level this CPU has, with its lanes: a block run by each.
-    fn simd_levels() -> Vec<(&'static str, usize, Box<dyn Fn(Block<'_>) -> f64>)> {
-        fn lanes<S: pulp::Simd>(_: S) -> usize {
-            S::F32_LANES
-        }
-        let mut v: Vec<(&'static str, usize, Box<dyn Fn(Block<'_>) -> f64>)> =
-            vec![("scalar", 1, Box::new(|b| pulp::Simd::vectorize(pulp::Scalar::new(), b)))];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if let Some(s) = pulp::x86::V2::try_new() {
-                v.push(("sse4.2", lanes(s), Box::new(move |b| pulp::Simd::vectorize(s, b))));
-            }
-            if let Some(s) = pulp::x86::V3::try_new() {
-                v.push(("avx2", lanes(s), Box::new(move |b| pulp::Simd::vectorize(s, b))));
-            }
-        }
-        v.push(("best", simd_lanes(), Box::new(|b| run_block(b.es, b.p, b.q, b.c))));
-        v
-    }
-
     #[test]
     fn the_simd_kernel_makes_surprises_updates_and_keeps_the_constant_lanes() {
         let rates = SvdParams { lr: 0.05, reg: 0.1, lr_bi: Some(0.03), reg_bu: Some(0.2), ..SvdParams::default() }
@@ -1685,10 +1719,10 @@ mod tests {
             .expect("valid")
             .rates;
         // 1 and 5 factors fit one vector; 50 the usual case; 300 the path for wide rows.
-        for (level, lanes, run) in simd_levels() {
+        for level in SimdLevel::available() {
             for k in [1, 5, 50, 300] {
                 for biased in [true, false] {
-                    let lay = Layout::padded(k, biased, lanes);
+                    let lay = Layout::padded(k, biased, level.lanes());
                     let c = Coef::new(&lay, &rates);
                     let mut rng = Rng::new(k as u64);
                     let (nu, ni) = (3, 2);
@@ -1703,7 +1737,7 @@ mod tests {
                         .iter()
                         .map(|&(u, i, r)| Entry { u, i, r })
                         .collect();
-                    let loss = run(Block { es: &es, p: &mut p, q: &mut q, c: &c });
+                    let loss = level.run(Block { es: &es, p: &mut p, q: &mut q, c: &c });
                     let mut want_loss = 0f64;
                     for e in &es {
                         let (u, i) = (e.u as usize, e.i as usize);
@@ -1718,19 +1752,19 @@ mod tests {
                         );
                         want_loss += err * err;
                     }
-                    assert!((loss - want_loss).abs() < 1e-4 * want_loss.max(1.0), "{level} k {k} biased {biased}: {loss} vs {want_loss}");
+                    assert!((loss - want_loss).abs() < 1e-4 * want_loss.max(1.0), "{level:?} k {k} biased {biased}: {loss} vs {want_loss}");
                     let w = lay.width;
                     for (rows, f, b, item) in [(&p, &pf, &bu, false), (&q, &qf, &bi, true)] {
                         for (x, row) in rows.chunks_exact(w).enumerate() {
                             for j in 0..k {
-                                assert!((row[j] as f64 - f[x * k + j]).abs() < 1e-5, "{level} k {k} biased {biased} item {item} row {x}");
+                                assert!((row[j] as f64 - f[x * k + j]).abs() < 1e-5, "{level:?} k {k} biased {biased} item {item} row {x}");
                             }
                             let pad = if biased { w - 2 } else { w };
                             assert!(row[k..pad].iter().all(|&z| z == 0.0), "padding stays zero");
                             if biased {
                                 let (bias, one) = if item { (lay.item_bias(row), row[w - 2]) } else { (lay.user_bias(row), row[w - 1]) };
                                 assert_eq!(one, 1.0, "constant lane");
-                                assert!((bias as f64 - b[x]).abs() < 1e-6, "{level} k {k} item {item} bias {bias} vs {}", b[x]);
+                                assert!((bias as f64 - b[x]).abs() < 1e-6, "{level:?} k {k} item {item} bias {bias} vs {}", b[x]);
                             }
                         }
                     }
