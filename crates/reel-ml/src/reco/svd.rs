@@ -1679,6 +1679,33 @@ mod tests {
     }
 
     #[test]
+    fn a_fit_stops_after_the_epoch_its_observer_refuses_whatever_the_threads() {
+        // About 26,000 ratings: two strata, so helpers claim blocks when there are threads.
+        let data = Dataset::try_new(&grid(200, 150, 7), Scale::ONE_TO_FIVE).expect("valid");
+        assert_eq!(strata_count(&data, Layout::new(8, true).width), 2);
+        struct StopAfter(usize, Vec<usize>);
+        impl FitObserver for StopAfter {
+            fn on_epoch(&mut self, epoch: usize, _: usize, _: Option<f64>) {
+                self.1.push(epoch);
+            }
+            fn keep_going(&self) -> bool {
+                self.1.len() < self.0
+            }
+        }
+        let params = SvdParams { factors: 8, epochs: 6, seed: 5, ..SvdParams::default() }.check().expect("valid");
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+            let mut obs = StopAfter(2, Vec::new());
+            let got = pool.install(|| params.fit(&data, &mut obs));
+            assert!(matches!(got, Err(Error::Cancelled)), "{threads} threads");
+            assert_eq!(obs.1, vec![1, 2], "{threads} threads");
+            let mut all = StopAfter(usize::MAX, Vec::new());
+            pool.install(|| params.fit(&data, &mut all)).expect("fits");
+            assert_eq!(all.1, (1..=6).collect::<Vec<_>>(), "{threads} threads: every epoch reported in order");
+        }
+    }
+
+    #[test]
     fn layout_keeps_biases_and_constants_in_the_last_chunk() {
         for k in 1..=13 {
             for biased in [true, false] {
@@ -1834,6 +1861,58 @@ mod tests {
         }
         // Rounds: (0, 2, 3), (0, 2, 3), (0, 2), (2), (2).
         assert_eq!(seen, vec![0, 2, 3, 0, 2, 3, 0, 2, 2, 2]);
+    }
+
+    /// Factors of items with external ids `ids` and 2-factor vectors `f` (one user).
+    fn two_factor_items(ids: &[i64], f: &[[f32; 2]]) -> Factors {
+        let lay = Layout::new(2, true);
+        let flat: Vec<f32> = f.iter().flatten().copied().collect();
+        Factors {
+            lay,
+            users: IdMap::try_from_ids(vec![1]).expect("distinct"),
+            items: IdMap::try_from_ids(ids.to_vec()).expect("distinct"),
+            scale: Scale::ONE_TO_FIVE,
+            mean: 3.0,
+            p: lay.from_parts(&[0.5, 0.5], &[0.0], false),
+            // Biases that would change the ranking if they were (wrongly) part of the vectors.
+            q: lay.from_parts(&flat, &(0..ids.len()).map(|x| x as f32 * 10.0).collect::<Vec<_>>(), true),
+        }
+    }
+
+    #[test]
+    fn similar_ranks_items_by_the_cosine_of_their_factors() {
+        // Index:           0         1           2          3          4         5
+        let ids = [10, 20, 30, 40, 50, 5];
+        let f = two_factor_items(&ids, &[[1.0, 0.0], [0.9, 0.1], [-1.0, 0.0], [0.0, 1.0], [2.0, 0.0], [0.0, 0.0]]);
+        let names = |v: &[(u32, f32)]| v.iter().map(|&(j, _)| f.items.id(j)).collect::<Vec<i64>>();
+        let top = f.similar(0, 3).expect("a known item");
+        // 50 points the same way (cosine 1), then 20; 40 (orthogonal) and 5 (no factors) both
+        // score 0, and the tie goes to the smaller id.
+        assert_eq!(names(&top), vec![50, 20, 5]);
+        assert!((top[0].1 - 1.0).abs() < 1e-6 && top[2].1 == 0.0);
+        assert!(top.windows(2).all(|w| w[0].1 >= w[1].1), "best first: {top:?}");
+        // Every other item when k is larger; never the item itself; the opposite one last.
+        let all = f.similar(0, 100).expect("a known item");
+        assert_eq!(names(&all), vec![50, 20, 5, 40, 30]);
+        assert!((all[4].1 + 1.0).abs() < 1e-6);
+        assert_eq!(f.similar(0, 0), Some(vec![]));
+        assert_eq!(f.similar(6, 3), None, "an index outside the model");
+    }
+
+    #[test]
+    fn similar_finds_each_items_nearest_neighbour_by_cosine() {
+        let mut rng = Rng::new(9);
+        let vecs: Vec<[f32; 2]> = (0..40).map(|_| [rng.uniform() as f32 - 0.5, rng.uniform() as f32 - 0.5]).collect();
+        let ids: Vec<i64> = (0..40).map(|x| 1000 - 7 * x).collect();
+        let f = two_factor_items(&ids, &vecs);
+        let cos = |a: [f32; 2], b: [f32; 2]| (a[0] * b[0] + a[1] * b[1]) / (a[0].hypot(a[1]) * b[0].hypot(b[1]));
+        for i in 0..40 {
+            let best = (0..40).filter(|&j| j != i).max_by(|&a, &b| cos(vecs[i], vecs[a]).total_cmp(&cos(vecs[i], vecs[b])));
+            let got = f.similar(i as u32, 5).expect("known");
+            assert_eq!(got.len(), 5);
+            assert_eq!(Some(got[0].0 as usize), best, "item {i}");
+            assert!(got.iter().all(|&(j, s)| j as usize != i && (s - cos(vecs[i], vecs[j as usize])).abs() < 1e-5));
+        }
     }
 
     #[test]
