@@ -11,41 +11,52 @@
 //!
 //! How it is made fast, and what it costs:
 //! - **Layout.** A user is one `f32` row `[p_u, 0.., b_u, 1]`, an item one row
-//!   `[q_i, 0.., 1, b_i]`, both padded to a multiple of 4, so `row_u . row_i` is
-//!   `p_u . q_i + b_u + b_i` and one vector update moves factors and biases together (the
-//!   per-lane rates of the last 4-wide chunk keep the constant lanes at 1). The row width is a
-//!   compile-time constant for widths up to 128 (`k` up to 126), so LLVM unrolls the loops
-//!   completely and vectorises them for the generic x86-64 target (SSE2). Runtime dispatch to
-//!   AVX2/FMA through `#[target_feature]` was turned down: calling such a function needs
-//!   `unsafe`, which the workspace denies.
+//!   `[q_i, 0.., 1, b_i]`, so `row_u . row_i` is `p_u . q_i + b_u + b_i` and one vector
+//!   update moves factors and biases together (per-lane rates in the vector that holds the
+//!   bias lanes keep the constant lanes at 1). A model keeps rows padded to a multiple of 4;
+//!   training pads them to a whole number of SIMD vectors (56 floats for 50 factors with
+//!   AVX2).
+//! - **SIMD chosen at run time.** The kernel is generic over `pulp::Simd` and runs compiled
+//!   for AVX2 + FMA where the CPU has them, else SSE4.2, else scalar (NEON on aarch64), with
+//!   no `unsafe` in this crate: `pulp` checks the CPU and calls the instantiation compiled
+//!   with those features (`with_best_simd`). The row width is a compile-time constant for
+//!   up to 16 vectors, so the loops unroll. Turned down: `#[target_feature]` functions (their
+//!   calls need `unsafe`, which the workspace denies), a build for x86-64-v3 (would not run
+//!   on older CPUs), and AVX-512 (`pulp`'s `x86-v4` feature): no faster here, since Zen 4
+//!   splits 512-bit operations in two and 50 factors pad to 64 lanes, and the feature would
+//!   switch every `pulp` user of the build (faer, iALS) to it.
 //! - **Parallelism: stratified SGD (DSGD).** Users and items are dealt into `B` groups each
 //!   (a seeded shuffle, then cut into runs of about equal rating counts). An epoch is `B`
-//!   sub-epochs; in sub-epoch `s` the blocks (user group `g`, item group `(g + s) mod B`) run
-//!   in parallel. Blocks of one sub-epoch share no user and no item, so each thread owns
-//!   disjoint `&mut` slices of the factor matrices: safe Rust, no locks, no atomics.
-//!   `B` depends only on the data size and `factors`, never on the thread count, so **a fit is
-//!   deterministic for a seed, whatever the number of threads**. On large data the blocks
-//!   also tile the factor matrices into cache-sized pieces.
-//!   Turned down: Hogwild (racy updates need atomics or `unsafe` and are not reproducible).
-//! - **Order.** Within a block, users are visited in memory order, four at a time with their
-//!   ratings interleaved, each user's ratings in a seeded random order (Surprise walks the
-//!   ratings user by user in file order; the accuracy is the same). User rows then stream
-//!   from memory, and two consecutive ratings of different users and items are updated
-//!   together (both dot products, then both updates: the same arithmetic, two dependency
-//!   chains for the CPU to overlap).
+//!   sub-epochs; in sub-epoch `s` the blocks (user group `g`, item group `(g + s) mod B`)
+//!   share no user and no item. Threads claim blocks in that order and run a block as soon
+//!   as the two blocks before it on its groups are done (a group is a `&mut` slice behind a
+//!   mutex that is only ever tried; see `Schedule`): safe Rust, no barrier per sub-epoch, and
+//!   a thread that loses its core only delays the blocks that need its groups. `B` depends
+//!   only on the data size and `factors`, never on the thread count, so **a fit is
+//!   deterministic for a seed on a given CPU, whatever the number of threads** (CPUs with
+//!   different SIMD levels round differently). On large data the blocks also tile the factor
+//!   matrices into cache-sized pieces. Turned down: Hogwild (racy updates need atomics or
+//!   `unsafe` and are not reproducible).
+//! - **Order.** Within a block, users are visited in memory order, four streams of users
+//!   interleaved rating by rating, each user's ratings in a seeded random order (Surprise
+//!   walks the ratings user by user in file order; the accuracy is the same). User rows then
+//!   stream from memory, and two consecutive ratings of different users and items are
+//!   updated together (both dot products, then both updates: the same arithmetic, two
+//!   dependency chains for the CPU to overlap).
+//! - **Setup.** The strata are written in place, and built while the initial factors are
+//!   drawn when a second thread is free. Fresh memory costs about 2 us a page on this VM, so
+//!   copies that would need new pages are avoided (rows go back to index order in place).
 //!
 //! The result is not bit-identical to Surprise (another RNG, another visiting order) but it
 //! has the same updates and the same accuracy on the peers' split.
 //!
-//! Measured (the kernel alone, ML-100K, 50 factors, one core): 19 ns an update with SSE2;
-//! the same code built for x86-64-v3 (AVX2 + FMA) runs in 14 ns and AVX-512 in 12 ns. A
-//! fit is 1.6 M updates, so the generic build needs both cores to approach 15 ms.
-use serde::{Deserialize, Serialize};
-
+//! Measured (`examples/mf_speed.rs sgd`; ML-100K, 50 factors, 20 epochs, AMD EPYC, 2 vCPUs
+//! shared with other work): MEASURED.
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, TryLockError};
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::artifact::{Artifact, ArtifactWriter};
 use crate::data::{Dataset, IdMap, Scale};
@@ -610,8 +621,9 @@ pub(crate) fn ridge_fold_in(ratings: &[(u32, f32)], f: &FoldIn<'_>) -> UserVecto
 /// aarch64, scalar elsewhere). `pulp` checks the CPU (cached by std) and calls the code
 /// compiled with those features enabled, so this crate needs no `unsafe` (turned down:
 /// `#[target_feature]` functions, whose calls need `unsafe`, and a build for x86-64-v3, which
-/// would not run on older CPUs). AVX-512 (`pulp`'s `x86-v4` feature) is not enabled: it would
-/// switch every `pulp` user in the build (faer, iALS) to it as well.
+/// would not run on older CPUs). AVX-512 (`pulp`'s `x86-v4` feature) is not enabled: the SVD
+/// kernel was no faster with it on Zen 4, and the feature would switch every `pulp` user in
+/// the build (faer, iALS) to it as well.
 pub(crate) fn with_best_simd<Op: pulp::WithSimd>(op: Op) -> Op::Output {
     #[cfg(target_arch = "x86_64")]
     {
@@ -930,7 +942,8 @@ struct Strata {
     block_start: Vec<usize>,
 }
 
-/// Number of strata: 1 for small data (a sub-epoch barrier costs more than it saves),
+/// Number of strata: 1 for small data (handing groups between threads costs more than it
+/// saves),
 /// otherwise enough that a block's item rows fit in about 1 MiB of cache (its user rows are
 /// streamed in memory order, see [`interleave_users`]), at least 2, at most 64. A function of
 /// the data and the row width only, never of the thread count, so results do not depend on
@@ -941,7 +954,7 @@ fn strata_count(data: &Dataset, width: usize) -> usize {
         return 1;
     }
     let bytes = data.n_items() * width * 4;
-    bytes.div_ceil(1 << 20).next_power_of_two().clamp(2, 64)
+    bytes.div_ceil(1 << 20).next_power_of_two().clamp(4, 64)
 }
 
 /// Cuts `order` (a permutation of rows) into `nb` runs of about equal total `count`.
@@ -1680,9 +1693,9 @@ mod tests {
 
     #[test]
     fn a_fit_stops_after_the_epoch_its_observer_refuses_whatever_the_threads() {
-        // About 26,000 ratings: two strata, so helpers claim blocks when there are threads.
+        // About 26,000 ratings: several strata, so helpers claim blocks when there are threads.
         let data = Dataset::try_new(&grid(200, 150, 7), Scale::ONE_TO_FIVE).expect("valid");
-        assert_eq!(strata_count(&data, Layout::new(8, true).width), 2);
+        assert!(strata_count(&data, Layout::new(8, true).width) > 1);
         struct StopAfter(usize, Vec<usize>);
         impl FitObserver for StopAfter {
             fn on_epoch(&mut self, epoch: usize, _: usize, _: Option<f64>) {
