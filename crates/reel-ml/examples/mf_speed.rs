@@ -4,7 +4,7 @@
 //! cargo run --release -p reel-ml --example mf_speed                  # ML-100K split, every MF model
 //! cargo run --release -p reel-ml --example mf_speed -- split svd     # one model
 //! cargo run --release -p reel-ml --example mf_speed -- big PATH      # SVD(50, 20) on a ratings.csv
-//! cargo run --release -p reel-ml --example mf_speed -- sgd [runs] [algo]  # ns an update, 1 vs 2 threads
+//! cargo run --release -p reel-ml --example mf_speed -- sgd [runs] [svdpp]  # ns an update, 1 vs 2 threads
 //! ```
 use std::path::{Path, PathBuf};
 use std::time::Instant;
