@@ -4,6 +4,7 @@
 //! cargo run --release -p reel-ml --example mf_speed                  # ML-100K split, every MF model
 //! cargo run --release -p reel-ml --example mf_speed -- split svd     # one model
 //! cargo run --release -p reel-ml --example mf_speed -- big PATH      # SVD(50, 20) on a ratings.csv
+//! cargo run --release -p reel-ml --example mf_speed -- sgd [runs] [svdpp]  # ns an update, 1 vs 2 threads
 //! ```
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -219,6 +220,74 @@ fn bench_big(path: &Path, extra: &[String]) {
     drop(m);
 }
 
+/// `sgd [runs] [algo]`: SVD(50, 20, seed 42) (or SVD++ defaults with `svdpp`) fit on 1 and 2
+/// threads: the median wall and CPU time of `runs` fits. Also the SGD cost per rating update:
+/// the median epoch of a 100-epoch fit, over the number of ratings (the median ignores the
+/// epochs in which a busy machine took a core away).
+fn sgd_speed(args: &[String]) {
+    let runs: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(9);
+    let algo: Algorithm = args.get(1).map_or("svd", String::as_str).parse().expect("algorithm");
+    let train = Dataset::try_new(&read_csv(&split_path("train.csv")).expect("train.csv"), Scale::ONE_TO_FIVE).expect("train");
+    let test = read_csv(&split_path("test.csv")).expect("test.csv");
+    let params = |epochs: usize| {
+        let mut set = settings(&[("seed", "42")]);
+        if algo == Algorithm::Svd {
+            set.push(("factors".into(), "50".into()));
+        }
+        set.push(("epochs".into(), epochs.to_string()));
+        Params::with_settings(algo, &set).expect("params")
+    };
+    let pool = |threads: usize| rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+    struct Epochs(Vec<Instant>);
+    impl reel_ml::model::FitObserver for Epochs {
+        fn on_epoch(&mut self, _: usize, _: usize, _: Option<f64>) {
+            self.0.push(Instant::now());
+        }
+    }
+    {
+        let (pool, p) = (pool(1), params(1));
+        let mut one = Vec::new();
+        for _ in 0..runs.max(1) {
+            let t = Instant::now();
+            pool.install(|| p.fit(&train, &mut Quiet)).expect("fit");
+            one.push(t.elapsed().as_secs_f64());
+        }
+        let min = one.iter().copied().fold(f64::INFINITY, f64::min);
+        println!("{algo}: a 1-epoch fit takes {:.2} ms on one thread (median of {runs}; min {:.2} ms)", median(one) * 1e3, min * 1e3);
+    }
+    for threads in [1, 2] {
+        let mut obs = Epochs(Vec::new());
+        pool(threads).install(|| params(100).fit(&train, &mut obs)).expect("fit");
+        let epochs: Vec<f64> = obs.0.windows(2).map(|w| w[1].duration_since(w[0]).as_secs_f64()).collect();
+        let per = median(epochs.clone()) / train.len() as f64;
+        let best = epochs.iter().copied().fold(f64::INFINITY, f64::min) / train.len() as f64;
+        println!(
+            "{algo}: {:.2} ns an update on {threads} thread(s) (wall time of the median epoch of 100, over the ratings; best {:.2} ns)",
+            per * 1e9,
+            best * 1e9
+        );
+    }
+    for threads in [1, 2] {
+        let pool = pool(threads);
+        let p = params(20);
+        let (mut wall, mut cpu, mut last) = (Vec::new(), Vec::new(), f64::NAN);
+        for _ in 0..runs.max(1) {
+            let (t, c) = (Instant::now(), cpu_seconds());
+            let m = pool.install(|| p.fit(&train, &mut Quiet)).expect("fit");
+            wall.push(t.elapsed().as_secs_f64());
+            cpu.push(cpu_seconds() - c);
+            last = rmse(m.as_ref(), &test);
+        }
+        let min = wall.iter().copied().fold(f64::INFINITY, f64::min);
+        println!(
+            "{algo} 20 epochs, {threads} thread(s): fit median {:.2} ms wall (min {:.2}), {:.2} ms CPU ({runs} runs); RMSE {last:.4}",
+            median(wall) * 1e3,
+            min * 1e3,
+            median(cpu) * 1e3
+        );
+    }
+}
+
 /// `fit ALGO name=value...`: one fit on the split with the loss of every epoch.
 fn fit_one(args: &[String]) {
     let algo: Algorithm = args.first().map_or("svd", String::as_str).parse().expect("algorithm");
@@ -226,18 +295,30 @@ fn fit_one(args: &[String]) {
         args[1..].iter().filter_map(|a| a.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let train = Dataset::try_new(&read_csv(&split_path("train.csv")).expect("train.csv"), Scale::ONE_TO_FIVE).expect("train");
     let test = read_csv(&split_path("test.csv")).expect("test.csv");
-    struct Losses(Vec<f64>);
+    struct Losses(Vec<f64>, Vec<Instant>);
     impl reel_ml::model::FitObserver for Losses {
         fn on_epoch(&mut self, _: usize, _: usize, loss: Option<f64>) {
             self.0.push(loss.unwrap_or(f64::NAN));
+            self.1.push(Instant::now());
         }
     }
-    let mut obs = Losses(Vec::new());
+    let mut obs = Losses(Vec::new(), Vec::new());
     let t = Instant::now();
     let m = Params::with_settings(algo, &set).expect("params").fit(&train, &mut obs).expect("fit");
     let fit = t.elapsed().as_secs_f64();
     let losses: Vec<String> = obs.0.iter().map(|l| format!("{l:.4}")).collect();
     println!("train loss by epoch: {}", losses.join(" "));
+    let mut prev = t;
+    let times: Vec<String> = obs
+        .1
+        .iter()
+        .map(|&e| {
+            let d = e.duration_since(prev).as_secs_f64() * 1e3;
+            prev = e;
+            format!("{d:.2}")
+        })
+        .collect();
+    println!("ms to each epoch's end (the first includes the setup): {}", times.join(" "));
     println!("{algo} {set:?}: RMSE {:.4}, fit {:.1} ms", rmse(m.as_ref(), &test), fit * 1e3);
 }
 
@@ -333,6 +414,7 @@ fn main() {
         Some("fit") => fit_one(&args[1..]),
         Some("cv5") => cv5(&args[1..]),
         Some("foldin") => fold_in_accuracy(),
-        Some(other) => eprintln!("unknown mode {other}; use split [algo] [runs] or big [path]"),
+        Some("sgd") => sgd_speed(&args[1..]),
+        Some(other) => eprintln!("unknown mode {other}; use split [algo] [runs], big [path], fit, cv5, foldin or sgd [runs] [algo]"),
     }
 }

@@ -11,38 +11,56 @@
 //!
 //! How it is made fast, and what it costs:
 //! - **Layout.** A user is one `f32` row `[p_u, 0.., b_u, 1]`, an item one row
-//!   `[q_i, 0.., 1, b_i]`, both padded to a multiple of 4, so `row_u . row_i` is
-//!   `p_u . q_i + b_u + b_i` and one vector update moves factors and biases together (the
-//!   per-lane rates of the last 4-wide chunk keep the constant lanes at 1). The row width is a
-//!   compile-time constant for widths up to 128 (`k` up to 126), so LLVM unrolls the loops
-//!   completely and vectorises them for the generic x86-64 target (SSE2). Runtime dispatch to
-//!   AVX2/FMA through `#[target_feature]` was turned down: calling such a function needs
-//!   `unsafe`, which the workspace denies.
+//!   `[q_i, 0.., 1, b_i]`, so `row_u . row_i` is `p_u . q_i + b_u + b_i` and one vector
+//!   update moves factors and biases together (per-lane rates in the vector that holds the
+//!   bias lanes keep the constant lanes at 1). A model keeps rows padded to a multiple of 4;
+//!   training pads them to a whole number of SIMD vectors (56 floats for 50 factors with
+//!   AVX2).
+//! - **SIMD chosen at run time.** The kernel is generic over `pulp::Simd` and runs compiled
+//!   for AVX2 + FMA where the CPU has them, else SSE4.2, else scalar (NEON on aarch64), with
+//!   no `unsafe` in this crate: `pulp` checks the CPU and calls the instantiation compiled
+//!   with those features (`with_best_simd`). The row width is a compile-time constant for
+//!   up to 16 vectors, so the loops unroll. Turned down: `#[target_feature]` functions (their
+//!   calls need `unsafe`, which the workspace denies), a build for x86-64-v3 (would not run
+//!   on older CPUs), and AVX-512 (`pulp`'s `x86-v4` feature): no faster here, since Zen 4
+//!   splits 512-bit operations in two and 50 factors pad to 64 lanes, and the feature would
+//!   switch every `pulp` user of the build (faer, iALS) to it.
 //! - **Parallelism: stratified SGD (DSGD).** Users and items are dealt into `B` groups each
 //!   (a seeded shuffle, then cut into runs of about equal rating counts). An epoch is `B`
-//!   sub-epochs; in sub-epoch `s` the blocks (user group `g`, item group `(g + s) mod B`) run
-//!   in parallel. Blocks of one sub-epoch share no user and no item, so each thread owns
-//!   disjoint `&mut` slices of the factor matrices: safe Rust, no locks, no atomics.
-//!   `B` depends only on the data size and `factors`, never on the thread count, so **a fit is
-//!   deterministic for a seed, whatever the number of threads**. On large data the blocks
-//!   also tile the factor matrices into cache-sized pieces.
-//!   Turned down: Hogwild (racy updates need atomics or `unsafe` and are not reproducible).
-//! - **Order.** Within a block, users are visited in memory order, four at a time with their
-//!   ratings interleaved, each user's ratings in a seeded random order (Surprise walks the
-//!   ratings user by user in file order; the accuracy is the same). User rows then stream
-//!   from memory, and two consecutive ratings of different users and items are updated
-//!   together (both dot products, then both updates: the same arithmetic, two dependency
-//!   chains for the CPU to overlap).
+//!   sub-epochs; in sub-epoch `s` the blocks (user group `g`, item group `(g + s) mod B`)
+//!   share no user and no item. Threads claim blocks in that order and run a block as soon
+//!   as the two blocks before it on its groups are done (a group is a `&mut` slice behind a
+//!   mutex that is only ever tried; see `Schedule`): safe Rust, no barrier per sub-epoch, and
+//!   a thread that loses its core only delays the blocks that need its groups. `B` depends
+//!   only on the data size and `factors`, never on the thread count, so **a fit is
+//!   deterministic for a seed on a given CPU, whatever the number of threads** (CPUs with
+//!   different SIMD levels round differently). On large data the blocks also tile the factor
+//!   matrices into cache-sized pieces. Turned down: Hogwild (racy updates need atomics or
+//!   `unsafe` and are not reproducible).
+//! - **Order.** Within a block, users are visited in memory order, four streams of users
+//!   interleaved rating by rating, each user's ratings in a seeded random order (Surprise
+//!   walks the ratings user by user in file order; the accuracy is the same). User rows then
+//!   stream from memory, and two consecutive ratings of different users and items are
+//!   updated together (both dot products, then both updates: the same arithmetic, two
+//!   dependency chains for the CPU to overlap).
+//! - **Setup.** The strata are written in place, and built while the initial factors are
+//!   drawn when a second thread is free. Fresh memory costs about 2 us a page on this VM, so
+//!   copies that would need new pages are avoided (rows go back to index order in place).
 //!
 //! The result is not bit-identical to Surprise (another RNG, another visiting order) but it
 //! has the same updates and the same accuracy on the peers' split.
 //!
-//! Measured (the kernel alone, ML-100K, 50 factors, one core): 19 ns an update with SSE2;
-//! the same code built for x86-64-v3 (AVX2 + FMA) runs in 14 ns and AVX-512 in 12 ns. A
-//! fit is 1.6 M updates, so the generic build needs both cores to approach 15 ms.
-use serde::{Deserialize, Serialize};
+//! Measured (`examples/mf_speed.rs sgd`; ML-100K split, 50 factors, 20 epochs, seed 42, AMD
+//! EPYC Zen 4 with 2 vCPUs shared with other work, so medians vary by a third between runs):
+//! 9.3 ns an update with AVX2 + FMA on one thread (18.5 ns with the SSE2 build this replaced),
+//! a fit in 18 ms on one thread (31 ms before) and 10 to 15 ms on two (24 to 29 ms before),
+//! of which about 1.2 ms is setup. AVX-512 was no faster (see `with_best_simd`). RMSE 0.9315
+//! on the split, as before.
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, TryLockError};
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::artifact::{Artifact, ArtifactWriter};
 use crate::data::{Dataset, IdMap, Scale};
@@ -273,7 +291,7 @@ impl Rng {
     }
 }
 
-/// A seed for the `n`-th independent stream of `seed` (blocks shuffled in parallel).
+/// A seed for the `n`-th independent stream of `seed` (work shared by threads).
 pub(crate) fn stream_seed(seed: u64, n: u64) -> u64 {
     Rng::new(seed ^ n.wrapping_mul(0xA076_1D64_78BD_642F)).next_u64()
 }
@@ -362,7 +380,14 @@ pub(crate) struct Layout {
 
 impl Layout {
     pub(crate) fn new(k: usize, biased: bool) -> Self {
-        let width = (k + if biased { 2 } else { 0 }).div_ceil(4).max(1) * 4;
+        Layout::padded(k, biased, 4)
+    }
+
+    /// The layout with rows padded to a multiple of `lanes` (at least 4) instead of 4: the
+    /// training layout, a whole number of SIMD vectors wide.
+    pub(crate) fn padded(k: usize, biased: bool, lanes: usize) -> Self {
+        let m = lanes.max(4);
+        let width = (k + if biased { 2 } else { 0 }).div_ceil(m).max(1) * m;
         Layout { k, biased, width }
     }
 
@@ -432,6 +457,25 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let (_, br) = b.as_chunks::<4>();
     let tail: f32 = ar.iter().zip(br).map(|(x, y)| x * y).sum();
     hsum_parts(dot_parts(a, b)) + tail
+}
+
+/// The four partial sums of a dot product of two rows (see [`dot`]).
+#[inline(always)]
+fn dot_parts(a: &[f32], b: &[f32]) -> [f32; 4] {
+    let (ac, _) = a.as_chunks::<4>();
+    let (bc, _) = b.as_chunks::<4>();
+    let mut acc = [0f32; 8];
+    for (c, (x, y)) in ac.iter().zip(bc).enumerate() {
+        let o = (c % 2) * 4;
+        for l in 0..4 {
+            acc[o + l] += x[l] * y[l];
+        }
+    }
+    let mut h = [0f32; 4];
+    for l in 0..4 {
+        h[l] = acc[l] + acc[l + 4];
+    }
+    h
 }
 
 /// Sum of four partial sums. The barrier stops LLVM's SLP vectoriser from planning this final
@@ -576,6 +620,86 @@ pub(crate) fn ridge_fold_in(ratings: &[(u32, f32)], f: &FoldIn<'_>) -> UserVecto
 // ---------------------------------------------------------------------------------------
 // The SGD kernel.
 
+/// Runs `op` compiled for the widest SIMD instruction set of this CPU we have kernels for:
+/// AVX2 + FMA (x86-64-v3), else SSE4.2 (x86-64-v2), else `pulp`'s portable choice (NEON on
+/// aarch64, scalar elsewhere). `pulp` checks the CPU (cached by std) and calls the code
+/// compiled with those features enabled, so this crate needs no `unsafe` (turned down:
+/// `#[target_feature]` functions, whose calls need `unsafe`, and a build for x86-64-v3, which
+/// would not run on older CPUs). AVX-512 (`pulp`'s `x86-v4` feature) is not enabled: the SVD
+/// kernel was no faster with it on Zen 4, and the feature would switch every `pulp` user in
+/// the build (faer, iALS) to it as well.
+pub(crate) fn with_best_simd<Op: pulp::WithSimd>(op: Op) -> Op::Output {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if let Some(simd) = pulp::x86::V3::try_new() {
+            return pulp::Simd::vectorize(simd, op);
+        }
+        if let Some(simd) = pulp::x86::V2::try_new() {
+            return pulp::Simd::vectorize(simd, op);
+        }
+    }
+    pulp::Arch::new().dispatch(op)
+}
+
+/// The number of `f32` lanes of the SIMD vectors [`with_best_simd`] picks on this CPU.
+pub(crate) fn simd_lanes() -> usize {
+    struct Lanes;
+    impl pulp::WithSimd for Lanes {
+        type Output = usize;
+        #[inline(always)]
+        fn with_simd<S: pulp::Simd>(self, _: S) -> usize {
+            S::F32_LANES
+        }
+    }
+    with_best_simd(Lanes)
+}
+
+/// Every SIMD level this CPU has (tests run the kernels at each, not only the best).
+#[cfg(test)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SimdLevel {
+    Scalar,
+    #[cfg(target_arch = "x86_64")]
+    Sse42(pulp::x86::V2),
+    #[cfg(target_arch = "x86_64")]
+    Avx2(pulp::x86::V3),
+}
+
+#[cfg(test)]
+impl SimdLevel {
+    pub(crate) fn available() -> Vec<SimdLevel> {
+        #[allow(unused_mut)]
+        let mut v = vec![SimdLevel::Scalar];
+        #[cfg(target_arch = "x86_64")]
+        {
+            v.extend(pulp::x86::V2::try_new().map(SimdLevel::Sse42));
+            v.extend(pulp::x86::V3::try_new().map(SimdLevel::Avx2));
+        }
+        v
+    }
+
+    pub(crate) fn run<Op: pulp::WithSimd>(self, op: Op) -> Op::Output {
+        match self {
+            SimdLevel::Scalar => pulp::Simd::vectorize(pulp::Scalar::new(), op),
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Sse42(s) => pulp::Simd::vectorize(s, op),
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx2(s) => pulp::Simd::vectorize(s, op),
+        }
+    }
+
+    pub(crate) fn lanes(self) -> usize {
+        struct Lanes;
+        impl pulp::WithSimd for Lanes {
+            type Output = usize;
+            fn with_simd<S: pulp::Simd>(self, _: S) -> usize {
+                S::F32_LANES
+            }
+        }
+        self.run(Lanes)
+    }
+}
+
 /// One rating inside a block: indices local to the block's user and item groups, and the
 /// rating minus the global mean.
 #[derive(Debug, Clone, Copy)]
@@ -585,17 +709,20 @@ struct Entry {
     r: f32,
 }
 
-/// Per-update constants. The update of a row pair is
-/// `p = keep_p * p + (lr_p * err) * q` and `q = keep_q * q + (lr_q * err) * p` (old values),
-/// with per-lane constants in the last 4-wide chunk, where the biases and constant lanes are.
-#[derive(Debug, Clone, Copy)]
+/// Per-update constants for rows laid out by a training [`Layout`]. The update of a row pair
+/// is `p = keep_p * p + (lr_p * err) * q` and `q = keep_q * q + (lr_q * err) * p` (old values)
+/// in every factor lane, with other constants in the bias and constant lanes (padding lanes
+/// are 0 in both rows and stay 0 whatever the constants).
+#[derive(Debug, Clone)]
 pub(crate) struct Coef {
     keep_p: f32,
     keep_q: f32,
     lr_p: f32,
     lr_q: f32,
-    /// Last chunk, per lane: keep_p, lr_p, keep_q, lr_q.
-    tail: [[f32; 4]; 4],
+    /// Row width.
+    width: usize,
+    /// keep_p, lr_p, keep_q and lr_q of every lane of a row: four runs of `width`.
+    lanes: Vec<f32>,
 }
 
 impl Coef {
@@ -603,9 +730,8 @@ impl Coef {
         let keep_p = 1.0 - r.lr_pu * r.reg_pu;
         let keep_q = 1.0 - r.lr_qi * r.reg_qi;
         let w = lay.width;
-        let mut tail = [[0f32; 4]; 4];
-        for l in 0..4 {
-            let pos = w - 4 + l;
+        let mut lanes = vec![0f32; 4 * w];
+        for pos in 0..w {
             let lane = if pos < lay.k {
                 [keep_p, r.lr_pu, keep_q, r.lr_qi]
             } else if lay.biased && pos == w - 2 {
@@ -617,8 +743,8 @@ impl Coef {
             } else {
                 [0.0; 4] // padding: zeros stay zero
             };
-            for (t, v) in tail.iter_mut().zip(lane) {
-                t[l] = v;
+            for (t, v) in lane.into_iter().enumerate() {
+                lanes[t * w + pos] = v;
             }
         }
         Coef {
@@ -626,70 +752,130 @@ impl Coef {
             keep_q,
             lr_p: r.lr_pu,
             lr_q: r.lr_qi,
+            width: w,
+            lanes,
+        }
+    }
+}
+
+/// [`Coef`] in SIMD registers: the uniform constants splatted, and the per-lane constants of
+/// the vectors from `first` on (those holding the bias lanes: the last one, or the last two
+/// when a vector is a single lane).
+struct SimdCoef<S: pulp::Simd> {
+    keep_p: S::f32s,
+    keep_q: S::f32s,
+    lr_p: f32,
+    lr_q: f32,
+    first: usize,
+    /// keep_p, lr_p, keep_q, lr_q of vector `first + t`, `t < 2`.
+    tail: [[S::f32s; 4]; 2],
+}
+
+impl<S: pulp::Simd> SimdCoef<S> {
+    #[inline(always)]
+    fn new(simd: S, c: &Coef) -> Self {
+        let l = S::F32_LANES;
+        let nv = c.width / l;
+        let first = (c.width.saturating_sub(2) / l).min(nv.saturating_sub(1));
+        let zero = simd.splat_f32s(0.0);
+        let mut tail = [[zero; 4]; 2];
+        for (t, row) in tail.iter_mut().enumerate().take(nv - first) {
+            for (x, v) in row.iter_mut().enumerate() {
+                let at = x * c.width + (first + t) * l;
+                *v = S::as_simd_f32s(&c.lanes[at..at + l]).0.first().copied().unwrap_or(zero);
+            }
+        }
+        SimdCoef {
+            keep_p: simd.splat_f32s(c.keep_p),
+            keep_q: simd.splat_f32s(c.keep_q),
+            lr_p: c.lr_p,
+            lr_q: c.lr_q,
+            first,
             tail,
         }
     }
 }
 
-/// The four partial sums of a dot product of two rows (see [`dot`]).
+/// `p . q` as a vector of partial sums, with four accumulators (one would be a chain of
+/// dependent adds, and the dot product is on the critical path of every update).
 #[inline(always)]
-fn dot_parts(a: &[f32], b: &[f32]) -> [f32; 4] {
-    let (ac, _) = a.as_chunks::<4>();
-    let (bc, _) = b.as_chunks::<4>();
-    let mut acc = [0f32; 8];
-    for (c, (x, y)) in ac.iter().zip(bc).enumerate() {
-        let o = (c % 2) * 4;
+fn simd_dot_parts<S: pulp::Simd>(simd: S, p: &[S::f32s], q: &[S::f32s]) -> S::f32s {
+    let zero = simd.splat_f32s(0.0);
+    let mut acc = [zero; 4];
+    let (p4, pr) = pulp::as_arrays::<4, _>(p);
+    let (q4, qr) = pulp::as_arrays::<4, _>(q);
+    for (x, y) in p4.iter().zip(q4) {
         for l in 0..4 {
-            acc[o + l] += x[l] * y[l];
+            acc[l] = simd.mul_add_e_f32s(x[l], y[l], acc[l]);
         }
     }
-    let mut h = [0f32; 4];
-    for l in 0..4 {
-        h[l] = acc[l] + acc[l + 4];
+    for (l, (x, y)) in pr.iter().zip(qr).enumerate() {
+        acc[l] = simd.mul_add_e_f32s(*x, *y, acc[l]);
     }
-    h
+    simd.add_f32s(simd.add_f32s(acc[0], acc[1]), simd.add_f32s(acc[2], acc[3]))
 }
 
-/// The update of a row pair given the error (see [`Coef`]).
+/// The update of a row pair given the error (see [`Coef`]). `first` is `c.first`, passed
+/// apart so that it is a constant where the row width is.
 #[inline(always)]
-fn update(p: &mut [f32], q: &mut [f32], err: f32, c: &Coef) {
-    let (gp, gq) = (c.lr_p * err, c.lr_q * err);
-    let cut = p.len().saturating_sub(4);
-    let (ph, pt) = p.split_at_mut(cut);
-    let (qh, qt) = q.split_at_mut(cut);
-    // A flat loop: LLVM's loop vectoriser handles it cleanly (a loop over chunks was
-    // vectorised across chunks instead, with shuffles).
+fn simd_update<S: pulp::Simd>(simd: S, p: &mut [S::f32s], q: &mut [S::f32s], err: f32, c: &SimdCoef<S>, first: usize) {
+    let (gp, gq) = (simd.splat_f32s(c.lr_p * err), simd.splat_f32s(c.lr_q * err));
+    let (ph, pt) = p.split_at_mut(first.min(p.len()));
+    let (qh, qt) = q.split_at_mut(first.min(q.len()));
     for (x, y) in ph.iter_mut().zip(qh.iter_mut()) {
         let (a, b) = (*x, *y);
-        *x = c.keep_p * a + gp * b;
-        *y = c.keep_q * b + gq * a;
+        *x = simd.mul_add_e_f32s(gp, b, simd.mul_f32s(c.keep_p, a));
+        *y = simd.mul_add_e_f32s(gq, a, simd.mul_f32s(c.keep_q, b));
     }
-    for (l, (x, y)) in pt.iter_mut().zip(qt.iter_mut()).enumerate().take(4) {
+    let e = simd.splat_f32s(err);
+    for ((x, y), [kp, lp, kq, lq]) in pt.iter_mut().zip(qt.iter_mut()).zip(c.tail) {
         let (a, b) = (*x, *y);
-        *x = c.tail[0][l] * a + (c.tail[1][l] * err) * b;
-        *y = c.tail[2][l] * b + (c.tail[3][l] * err) * a;
+        *x = simd.mul_add_e_f32s(simd.mul_f32s(lp, e), b, simd.mul_f32s(kp, a));
+        *y = simd.mul_add_e_f32s(simd.mul_f32s(lq, e), a, simd.mul_f32s(kq, b));
     }
 }
 
-/// One SGD update of a (user row, item row) pair for rating `r` (minus the mean); returns the
-/// error before the update. Rows have the same length, a multiple of 4.
-#[inline(always)]
-fn step(p: &mut [f32], q: &mut [f32], r: f32, c: &Coef) -> f32 {
-    let err = r - dot(p, q);
-    update(p, q, err, c);
-    err
+/// SGD over one block (see [`block_simd`]).
+struct Block<'a> {
+    es: &'a [Entry],
+    p: &'a mut [f32],
+    q: &'a mut [f32],
+    c: &'a Coef,
 }
 
-/// SGD over one block with rows of the compile-time width `W`. Returns the sum of squared
-/// errors.
+impl pulp::WithSimd for Block<'_> {
+    type Output = f64;
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> f64 {
+        macro_rules! vectors {
+            ($($n:literal)*) => {
+                match self.c.width / S::F32_LANES {
+                    $($n => block_simd::<S, $n>(simd, self),)*
+                    _ => block_simd_any(simd, self),
+                }
+            };
+        }
+        vectors!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    }
+}
+
+/// SGD over one block with rows of `NV` vectors (a constant, so the loops unroll). Returns the
+/// sum of squared errors.
 ///
 /// Two consecutive ratings of different users and different items touch disjoint rows, so
 /// they are processed together: both dot products, then both updates. That is the same
 /// arithmetic as one after the other, but gives the CPU two independent chains to overlap
-/// (7% faster; the block order makes such pairs the rule).
-fn block_fixed<const W: usize>(es: &[Entry], p: &mut [f32], q: &mut [f32], c: &Coef) -> f64 {
-    let (p, _) = p.as_chunks_mut::<W>();
-    let (q, _) = q.as_chunks_mut::<W>();
+/// (the block order makes such pairs the rule).
+#[inline(always)]
+fn block_simd<S: pulp::Simd, const NV: usize>(simd: S, b: Block<'_>) -> f64 {
+    let c = SimdCoef::new(simd, b.c);
+    let first = (NV * S::F32_LANES).saturating_sub(2) / S::F32_LANES;
+    let first = first.min(NV - 1);
+    let (p, _) = S::as_mut_simd_f32s(b.p);
+    let (q, _) = S::as_mut_simd_f32s(b.q);
+    let (p, _) = p.as_chunks_mut::<NV>();
+    let (q, _) = q.as_chunks_mut::<NV>();
+    let es = b.es;
     let mut loss = 0f32;
     let mut k = 0;
     while k < es.len() {
@@ -699,47 +885,48 @@ fn block_fixed<const W: usize>(es: &[Entry], p: &mut [f32], q: &mut [f32], c: &C
                 p.get_disjoint_mut([a.u as usize, b.u as usize]),
                 q.get_disjoint_mut([a.i as usize, b.i as usize]),
             ) {
-                let (ha, hb) = (dot_parts(pa, qa), dot_parts(pb, qb));
-                // One barrier for both (see `hsum_parts`).
-                let h = std::hint::black_box([ha, hb]);
-                let ea = a.r - ((h[0][0] + h[0][2]) + (h[0][1] + h[0][3]));
-                let eb = b.r - ((h[1][0] + h[1][2]) + (h[1][1] + h[1][3]));
-                update(pa, qa, ea, c);
-                update(pb, qb, eb, c);
+                let ea = a.r - simd.reduce_sum_f32s(simd_dot_parts(simd, pa, qa));
+                let eb = b.r - simd.reduce_sum_f32s(simd_dot_parts(simd, pb, qb));
+                simd_update(simd, pa, qa, ea, &c, first);
+                simd_update(simd, pb, qb, eb, &c, first);
                 loss += ea * ea + eb * eb;
                 k += 2;
                 continue;
             }
         }
-        let err = step(&mut p[a.u as usize], &mut q[a.i as usize], a.r, c);
-        loss += err * err;
+        if let (Some(pa), Some(qa)) = (p.get_mut(a.u as usize), q.get_mut(a.i as usize)) {
+            let err = a.r - simd.reduce_sum_f32s(simd_dot_parts(simd, pa, qa));
+            simd_update(simd, pa, qa, err, &c, first);
+            loss += err * err;
+        }
         k += 1;
     }
     loss as f64
 }
 
-/// The same for any width (beyond the instantiated ones).
-fn block_any(es: &[Entry], p: &mut [f32], q: &mut [f32], w: usize, c: &Coef) -> f64 {
+/// The same for rows of any number of vectors, one rating at a time.
+#[inline(always)]
+fn block_simd_any<S: pulp::Simd>(simd: S, b: Block<'_>) -> f64 {
+    let c = SimdCoef::new(simd, b.c);
+    let nv = b.c.width / S::F32_LANES;
+    let (p, _) = S::as_mut_simd_f32s(b.p);
+    let (q, _) = S::as_mut_simd_f32s(b.q);
     let mut loss = 0f32;
-    for e in es {
-        let (u, i) = (e.u as usize * w, e.i as usize * w);
-        let err = step(&mut p[u..u + w], &mut q[i..i + w], e.r, c);
-        loss += err * err;
+    for e in b.es {
+        let (u, i) = (e.u as usize * nv, e.i as usize * nv);
+        if let (Some(pa), Some(qa)) = (p.get_mut(u..u + nv), q.get_mut(i..i + nv)) {
+            let err = e.r - simd.reduce_sum_f32s(simd_dot_parts(simd, pa, qa));
+            simd_update(simd, pa, qa, err, &c, c.first);
+            loss += err * err;
+        }
     }
     loss as f64
 }
 
-/// Dispatches a block to the kernel compiled for its row width.
-fn run_block(es: &[Entry], p: &mut [f32], q: &mut [f32], w: usize, c: &Coef) -> f64 {
-    macro_rules! widths {
-        ($($w:literal)*) => {
-            match w {
-                $($w => block_fixed::<$w>(es, p, q, c),)*
-                _ => block_any(es, p, q, w, c),
-            }
-        };
-    }
-    widths!(4 8 12 16 20 24 28 32 36 40 44 48 52 56 60 64 68 72 76 80 84 88 92 96 100 104 108 112 116 120 124 128)
+/// Runs SGD over one block with the best SIMD of this CPU. `p` and `q` hold the block's user
+/// and item rows, `c.width` wide (a multiple of [`simd_lanes`]).
+fn run_block(es: &[Entry], p: &mut [f32], q: &mut [f32], c: &Coef) -> f64 {
+    with_best_simd(Block { es, p, q, c })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -753,11 +940,14 @@ struct Strata {
     item_start: Vec<usize>,
     user_pos: Vec<u32>,
     item_pos: Vec<u32>,
-    /// `nb * nb` blocks, block (gu, gi) at `gu * nb + gi`.
-    blocks: Vec<Vec<Entry>>,
+    /// The ratings of all `nb * nb` blocks, block `(gu, gi)` (at `b = gu * nb + gi`) in
+    /// `entries[block_start[b]..block_start[b + 1]]`.
+    entries: Vec<Entry>,
+    block_start: Vec<usize>,
 }
 
-/// Number of strata: 1 for small data (a sub-epoch barrier costs more than it saves),
+/// Number of strata: 1 for small data (handing groups between threads costs more than it
+/// saves),
 /// otherwise enough that a block's item rows fit in about 1 MiB of cache (its user rows are
 /// streamed in memory order, see [`interleave_users`]), at least 2, at most 64. A function of
 /// the data and the row width only, never of the thread count, so results do not depend on
@@ -768,7 +958,7 @@ fn strata_count(data: &Dataset, width: usize) -> usize {
         return 1;
     }
     let bytes = data.n_items() * width * 4;
-    bytes.div_ceil(1 << 20).next_power_of_two().clamp(2, 64)
+    bytes.div_ceil(1 << 20).next_power_of_two().clamp(4, 64)
 }
 
 /// Cuts `order` (a permutation of rows) into `nb` runs of about equal total `count`.
@@ -806,69 +996,112 @@ impl Strata {
         };
         let (user_pos, item_pos) = (invert(&uorder), invert(&iorder));
         let group_of = |start: &[usize], p: u32| (start.partition_point(|&s| s <= p as usize) - 1) as u16;
-        let ugroup: Vec<u16> = user_pos.iter().map(|&p| group_of(&user_start, p)).collect();
         let igroup: Vec<u16> = item_pos.iter().map(|&p| group_of(&item_start, p)).collect();
-        // Count first so that every block is allocated once at its exact size (on 25M ratings
-        // growth by doubling would waste up to 300 MB).
-        let mut sizes = vec![0usize; nb * nb];
-        for (&u, &i) in data.u.iter().zip(&data.i) {
-            sizes[ugroup[u as usize] as usize * nb + igroup[i as usize] as usize] += 1;
-        }
-        let mut blocks: Vec<Vec<Entry>> = sizes.iter().map(|&n| Vec::with_capacity(n)).collect();
+        // Each block's ratings are interleaved from `LANES` streams: round `t` of the block
+        // holds the `t`-th rating of every stream still that long, in stream order. A user's
+        // ratings in a block (shuffled) go to the stream that is shortest when the user's turn
+        // comes, users in memory order. User rows are then read in memory order (the hardware
+        // prefetcher streams them; on 25M ratings a random order, with a cache miss per user
+        // row, was 2.5x slower) while consecutive updates belong to different users, so the
+        // CPU overlaps them instead of waiting for the previous update of the same row.
+        // (Interleaving fixed groups of 4 users left the longest user of each group alone at
+        // its end: 9% slower on ML-100K.) Every rating's place follows from the stream
+        // lengths, so the ratings are written once, in place (turned down: dealing them into
+        // blocks and interleaving into a second array, whose fresh pages cost more than the
+        // work on ML-100K).
+        const LANES: usize = 4;
         let by_user = data.by_user();
-        for &u in &uorder {
-            let gu = ugroup[u as usize] as usize;
-            let lu = user_pos[u as usize] - user_start[gu] as u32;
-            let (items, ratings) = by_user.row(u as usize);
-            for (&i, &r) in items.iter().zip(ratings) {
-                let gi = igroup[i as usize] as usize;
-                let li = item_pos[i as usize] - item_start[gi] as u32;
-                blocks[gu * nb + gi].push(Entry { u: lu, i: li, r: r - mu });
+        // Per internal user and item group: the number of ratings, then where they start in
+        // their stream.
+        let mut start = vec![0u32; nu * nb];
+        let mut stream = vec![0u8; nu * nb];
+        for (p, &u) in uorder.iter().enumerate() {
+            for &i in by_user.row(u as usize).0 {
+                start[p * nb + igroup[i as usize] as usize] += 1;
             }
         }
+        let mut lens = vec![0u32; nb * nb * LANES];
+        for gu in 0..nb {
+            for p in user_start[gu]..user_start[gu + 1] {
+                for gi in 0..nb {
+                    let n = start[p * nb + gi];
+                    let b = gu * nb + gi;
+                    let l = &mut lens[b * LANES..(b + 1) * LANES];
+                    let s = (0..LANES).min_by_key(|&s| l[s]).unwrap_or(0);
+                    start[p * nb + gi] = l[s];
+                    stream[p * nb + gi] = s as u8;
+                    l[s] += n;
+                }
+            }
+        }
+        let mut block_start = vec![0usize; nb * nb + 1];
+        for b in 0..nb * nb {
+            block_start[b + 1] = block_start[b] + lens[b * LANES..(b + 1) * LANES].iter().map(|&l| l as usize).sum::<usize>();
+        }
+        let mut entries = vec![Entry { u: 0, i: 0, r: 0.0 }; data.len()];
+        // One task per user group, which owns that group's blocks; each has its own random
+        // stream, so the order does not depend on the threads.
+        let mut parts = Vec::with_capacity(nb);
+        let mut rest: &mut [Entry] = &mut entries;
+        for gu in 0..nb {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(block_start[(gu + 1) * nb] - block_start[gu * nb]);
+            parts.push((gu, head));
+            rest = tail;
+        }
         let seed = rng.next_u64();
-        blocks
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(b, es)| interleave_users(es, 4, &mut Rng::new(stream_seed(seed, b as u64))));
+        let deal = |(gu, out): &mut (usize, &mut [Entry])| {
+            let gu = *gu;
+            let mut rng = Rng::new(stream_seed(seed, gu as u64));
+            let mut mine: Vec<(u32, f32)> = Vec::new();
+            let mut next = vec![0u32; nb];
+            let base = block_start[gu * nb];
+            for p in user_start[gu]..user_start[gu + 1] {
+                let (items, ratings) = by_user.row(uorder[p] as usize);
+                mine.clear();
+                mine.extend(items.iter().copied().zip(ratings.iter().copied()));
+                rng.shuffle(&mut mine);
+                next.copy_from_slice(&start[p * nb..(p + 1) * nb]);
+                let lu = (p - user_start[gu]) as u32;
+                for &(i, r) in &mine {
+                    let gi = igroup[i as usize] as usize;
+                    let b = gu * nb + gi;
+                    let at = block_start[b] - base + round_robin_pos(&lens[b * LANES..(b + 1) * LANES], stream[p * nb + gi] as usize, next[gi]);
+                    next[gi] += 1;
+                    if let Some(e) = out.get_mut(at) {
+                        *e = Entry { u: lu, i: item_pos[i as usize] - item_start[gi] as u32, r: r - mu };
+                    }
+                }
+            }
+        };
+        // Parallel only where it pays for waking threads (25M ratings; not ML-100K's 80k).
+        if data.len() >= 1 << 20 {
+            parts.par_iter_mut().for_each(deal);
+        } else {
+            parts.iter_mut().for_each(deal);
+        }
         Strata {
             user_start,
             item_start,
             user_pos,
             item_pos,
-            blocks,
+            entries,
+            block_start,
         }
+    }
+
+    /// The ratings of block `b`.
+    fn block(&self, b: usize) -> &[Entry] {
+        &self.entries[self.block_start[b]..self.block_start[b + 1]]
     }
 }
 
-/// Orders a block whose entries come grouped by user, users in memory order: each user's
-/// entries shuffled, then `lanes` consecutive users interleaved round-robin. User rows are
-/// then read in memory order (the hardware prefetcher streams them; on 25M ratings a random
-/// order, with a cache miss per user row, was 2.5x slower) while consecutive updates still
-/// belong to different users, so the CPU overlaps them instead of waiting for the previous
-/// update of the same row.
-fn interleave_users(es: &mut Vec<Entry>, lanes: usize, rng: &mut Rng) {
-    let mut runs: Vec<(usize, usize)> = Vec::new();
-    let mut a = 0;
-    for k in 1..=es.len() {
-        if k == es.len() || es[k].u != es[a].u {
-            runs.push((a, k));
-            rng.shuffle(&mut es[a..k]);
-            a = k;
-        }
-    }
-    let mut out = Vec::with_capacity(es.len());
-    for group in runs.chunks(lanes) {
-        let longest = group.iter().map(|&(a, b)| b - a).max().unwrap_or(0);
-        for t in 0..longest {
-            for &(a, b) in group {
-                if a + t < b {
-                    out.push(es[a + t]);
-                }
-            }
-        }
-    }
-    *es = out;
+/// Where the `t`-th element of stream `s` goes when streams of lengths `lens` are interleaved
+/// round-robin (round `t` holds the `t`-th element of every stream longer than `t`).
+fn round_robin_pos(lens: &[u32], s: usize, t: u32) -> usize {
+    lens.iter()
+        .enumerate()
+        .map(|(s2, &l)| l.min(t) as usize + usize::from(s2 < s && l > t))
+        .sum()
 }
 
 /// Splits `v` into the runs `start[g]..start[g+1]` of rows `width` wide.
@@ -882,8 +1115,114 @@ fn split_groups<'a>(mut v: &'a mut [f32], start: &[usize], width: usize) -> Vec<
     out
 }
 
-/// Rows of `src` (index order) moved to their internal positions `pos`.
-fn permute_rows(src: &[f32], pos: &[u32], w: usize) -> Vec<f32> {
+/// A user or item group's rows, and how many blocks have updated them so far.
+struct Group<'a> {
+    done: usize,
+    rows: &'a mut [f32],
+}
+
+impl<'a> Group<'a> {
+    fn locked(rows: &'a mut [f32]) -> Mutex<Group<'a>> {
+        Mutex::new(Group { done: 0, rows })
+    }
+}
+
+/// The blocks of a fit and who may run which, shared by the threads of the fit.
+///
+/// Block `b` is user group `g = b % nb` against item group `(g + t) % nb` in sub-epoch
+/// `t = b / nb` (`t % nb` within its epoch). Threads claim blocks in that order, and a block
+/// starts once both its groups have been updated by exactly `t` blocks: the state it sees is
+/// the one the sequential order gives, so the result does not depend on the threads. The
+/// groups sit behind mutexes that are only ever tried, never waited on, so there is no lock
+/// order to get wrong; a block's two groups are never wanted by another runnable block.
+/// Turned down: a rayon `join` per sub-epoch (what this replaced), whose barrier cost a
+/// thread wake-up 40 times a fit on ML-100K; and a fixed block-to-thread assignment, which
+/// stalls when one thread loses its core.
+struct Schedule<'a> {
+    nb: usize,
+    epochs: usize,
+    strata: &'a Strata,
+    users: Vec<Mutex<Group<'a>>>,
+    items: Vec<Mutex<Group<'a>>>,
+    coef: &'a Coef,
+    /// The next block to claim.
+    next: AtomicUsize,
+    /// The loss of every block (`f64` bits).
+    losses: Vec<AtomicU64>,
+    /// Finished blocks of every epoch.
+    finished: Vec<AtomicUsize>,
+    /// Set when training is cancelled (or a thread panicked): no more blocks are claimed.
+    stop: AtomicBool,
+}
+
+impl Schedule<'_> {
+    /// Claims and runs blocks until none is left or `stop` is set, calling `between` after
+    /// each block.
+    fn work(&self, between: &mut dyn FnMut(&Self)) {
+        let nb = self.nb;
+        while !self.stop.load(Ordering::Relaxed) {
+            let b = self.next.fetch_add(1, Ordering::Relaxed);
+            if b >= self.epochs * nb * nb {
+                return;
+            }
+            let (t, g) = (b / nb, b % nb);
+            let gi = (g + t) % nb;
+            let mut spins = 0u32;
+            loop {
+                match (self.users[g].try_lock(), self.items[gi].try_lock()) {
+                    (Ok(mut u), Ok(mut i)) if u.done == t && i.done == t => {
+                        let loss = run_block(self.strata.block(g * nb + gi), u.rows, i.rows, self.coef);
+                        u.done += 1;
+                        i.done += 1;
+                        self.losses[b].store(loss.to_bits(), Ordering::Relaxed);
+                        self.finished[t / nb].fetch_add(1, Ordering::Release);
+                        break;
+                    }
+                    (Err(TryLockError::Poisoned(_)), _) | (_, Err(TryLockError::Poisoned(_))) => {
+                        // Another thread panicked; the scope re-raises its panic.
+                        self.stop.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    _ => {}
+                }
+                if self.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                // The block this one waits for is running on another thread: spin for a few
+                // microseconds, then give the core away (it may be the one that thread needs).
+                spins += 1;
+                if spins < 2048 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            between(self);
+        }
+    }
+
+    /// Reports every finished epoch after the `reported` first to `obs`, and asks it whether
+    /// to go on (setting `stop` if not).
+    fn report(&self, reported: &mut usize, ratings: usize, obs: &mut dyn FitObserver) {
+        let per_epoch = self.nb * self.nb;
+        while *reported < self.epochs
+            && !self.stop.load(Ordering::Relaxed)
+            && self.finished[*reported].load(Ordering::Acquire) == per_epoch
+        {
+            // Summed in block order, so the reported loss is deterministic too.
+            let blocks = &self.losses[*reported * per_epoch..(*reported + 1) * per_epoch];
+            let loss: f64 = blocks.iter().map(|l| f64::from_bits(l.load(Ordering::Relaxed))).sum();
+            *reported += 1;
+            obs.on_epoch(*reported, self.epochs, Some((loss / ratings as f64).sqrt()));
+            if *reported < self.epochs && !obs.keep_going() {
+                self.stop.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Rows of `src` (index order, `w` wide) moved to their internal positions `pos`.
+fn permute_rows(src: &[f32], w: usize, pos: &[u32]) -> Vec<f32> {
     let mut out = vec![0f32; src.len()];
     for (x, &d) in pos.iter().enumerate() {
         let d = d as usize;
@@ -892,14 +1231,53 @@ fn permute_rows(src: &[f32], pos: &[u32], w: usize) -> Vec<f32> {
     out
 }
 
-/// Rows of `src` (internal order) back to index order.
-fn unpermute_rows(src: &[f32], pos: &[u32], w: usize) -> Vec<f32> {
-    let mut out = vec![0f32; src.len()];
-    for (x, &d) in pos.iter().enumerate() {
-        let d = d as usize;
-        out[x * w..(x + 1) * w].copy_from_slice(&src[d * w..(d + 1) * w]);
+/// Rows kept at their internal positions (row `x` at `pos[x]`) and laid out by `from`, moved
+/// back to index order and laid out by `to` (no wider than `from`), in place: fresh pages
+/// cost about 2 us each here, more than the copies.
+fn into_index_order(mut v: Vec<f32>, from: &Layout, to: &Layout, pos: &[u32]) -> Vec<f32> {
+    let fw = from.width;
+    let n = pos.len();
+    // Cycle by cycle: row x takes the row at pos[x].
+    let mut done = vec![false; n];
+    let mut tmp = vec![0f32; fw];
+    for x0 in 0..n {
+        if done[x0] || pos[x0] as usize == x0 {
+            continue;
+        }
+        tmp.copy_from_slice(&v[x0 * fw..(x0 + 1) * fw]);
+        let mut x = x0;
+        loop {
+            done[x] = true;
+            let src = pos[x] as usize;
+            if src == x0 || src >= n {
+                v[x * fw..(x + 1) * fw].copy_from_slice(&tmp);
+                break;
+            }
+            v.copy_within(src * fw..(src + 1) * fw, x * fw);
+            x = src;
+        }
     }
-    out
+    narrow_rows(v, from, to)
+}
+
+/// Rows laid out by `from` laid out by `to` (no wider), in place.
+pub(crate) fn narrow_rows(mut v: Vec<f32>, from: &Layout, to: &Layout) -> Vec<f32> {
+    let (fw, tw) = (from.width, to.width);
+    if tw >= fw {
+        return v;
+    }
+    let n = v.len() / fw;
+    for x in 0..n {
+        v.copy_within(x * fw..x * fw + to.k, x * tw);
+        if to.biased {
+            v.copy_within((x + 1) * fw - 2..(x + 1) * fw, (x + 1) * tw - 2);
+        }
+        // Padding between the factors and the bias lanes stays zero.
+        let pad = (x * tw + to.k)..((x + 1) * tw - if to.biased { 2 } else { 0 });
+        v[pad].fill(0.0);
+    }
+    v.truncate(n * tw);
+    v
 }
 
 /// Trains biased MF by stratified SGD (see the module docs). Returns user and item rows in
@@ -913,49 +1291,60 @@ pub(crate) fn train_sgd(
     seed: u64,
     obs: &mut dyn FitObserver,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
-    let w = lay.width;
     let mu = if lay.biased { data.mean() as f32 } else { 0.0 };
-    let mut rng = Rng::new(seed);
-    // Drawn in index order (users, then items, as Surprise does) so that the initial state
-    // does not depend on the strata.
-    let p0 = lay.init_rows(&mut rng, data.n_users(), false, init.0, init.1);
-    let q0 = lay.init_rows(&mut rng, data.n_items(), true, init.0, init.1);
-    let nb = strata_count(data, w);
-    let st = Strata::build(data, nb, mu, &mut rng);
-    let mut p = permute_rows(&p0, &st.user_pos, w);
+    let nb = strata_count(data, lay.width);
+    // Training rows are a whole number of SIMD vectors wide. The factors are drawn in index
+    // order (users, then items, as Surprise does) from a stream of their own, so that the
+    // initial state does not depend on the strata; the two are independent work, done side
+    // by side when a second thread is free.
+    let tl = Layout::padded(lay.k, lay.biased, simd_lanes());
+    let w = tl.width;
+    let (st, (p0, q0)) = rayon::join(
+        || Strata::build(data, nb, mu, &mut Rng::new(stream_seed(seed, 1))),
+        || {
+            let mut rng = Rng::new(seed);
+            let p = tl.init_rows(&mut rng, data.n_users(), false, init.0, init.1);
+            (p, tl.init_rows(&mut rng, data.n_items(), true, init.0, init.1))
+        },
+    );
+    // Rows in the strata's order: a user (item) group is a contiguous run of rows.
+    let mut p = permute_rows(&p0, w, &st.user_pos);
     drop(p0);
-    let mut q = permute_rows(&q0, &st.item_pos, w);
+    let mut q = permute_rows(&q0, w, &st.item_pos);
     drop(q0);
-    let coef = Coef::new(lay, rates);
-    let total = data.len() as f64;
-    for epoch in 0..epochs {
-        if !obs.keep_going() {
-            return Err(Error::Cancelled);
-        }
-        let mut loss = 0f64;
-        {
-            let mut users = split_groups(&mut p, &st.user_start, w);
-            let mut items = split_groups(&mut q, &st.item_start, w);
-            for s in 0..nb {
-                if nb == 1 {
-                    loss += run_block(&st.blocks[0], users[0], items[0], w, &coef);
-                } else {
-                    let losses: Vec<f64> = users
-                        .par_iter_mut()
-                        .zip(items.par_iter_mut())
-                        .enumerate()
-                        .map(|(g, (pp, qq))| run_block(&st.blocks[g * nb + (g + s) % nb], pp, qq, w, &coef))
-                        .collect();
-                    // Summed in block order, so the reported loss is deterministic too.
-                    loss += losses.iter().sum::<f64>();
-                }
-                // Item group g + s + 1 goes to user group g next.
-                items.rotate_left(1);
-            }
-        }
-        obs.on_epoch(epoch + 1, epochs, Some((loss / total).sqrt()));
+    let coef = Coef::new(&tl, rates);
+    let sched = Schedule {
+        nb,
+        epochs,
+        strata: &st,
+        users: split_groups(&mut p, &st.user_start, w).into_iter().map(Group::locked).collect(),
+        items: split_groups(&mut q, &st.item_start, w).into_iter().map(Group::locked).collect(),
+        coef: &coef,
+        next: AtomicUsize::new(0),
+        losses: (0..epochs * nb * nb).map(|_| AtomicU64::new(0)).collect(),
+        finished: (0..epochs).map(|_| AtomicUsize::new(0)).collect(),
+        stop: AtomicBool::new(false),
+    };
+    let mut reported = 0;
+    if !obs.keep_going() {
+        return Err(Error::Cancelled);
     }
-    Ok((unpermute_rows(&p, &st.user_pos, w), unpermute_rows(&q, &st.item_pos, w)))
+    // Helpers are rayon tasks, so the pool's size is respected. Nothing waits for them to
+    // start: whoever is free claims the next block, so a helper that never gets a thread
+    // (a busy pool) only means the calling thread runs every block itself.
+    let helpers = rayon::current_num_threads().min(nb).saturating_sub(1);
+    rayon::in_place_scope(|scope| {
+        for _ in 0..helpers {
+            scope.spawn(|_| sched.work(&mut |_| {}));
+        }
+        sched.work(&mut |s| s.report(&mut reported, data.len(), obs));
+    });
+    sched.report(&mut reported, data.len(), obs);
+    if reported < epochs {
+        return Err(Error::Cancelled);
+    }
+    drop(sched);
+    Ok((into_index_order(p, &tl, lay, &st.user_pos), into_index_order(q, &tl, lay, &st.item_pos)))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1307,6 +1696,33 @@ mod tests {
     }
 
     #[test]
+    fn a_fit_stops_after_the_epoch_its_observer_refuses_whatever_the_threads() {
+        // About 26,000 ratings: several strata, so helpers claim blocks when there are threads.
+        let data = Dataset::try_new(&grid(200, 150, 7), Scale::ONE_TO_FIVE).expect("valid");
+        assert!(strata_count(&data, Layout::new(8, true).width) > 1);
+        struct StopAfter(usize, Vec<usize>);
+        impl FitObserver for StopAfter {
+            fn on_epoch(&mut self, epoch: usize, _: usize, _: Option<f64>) {
+                self.1.push(epoch);
+            }
+            fn keep_going(&self) -> bool {
+                self.1.len() < self.0
+            }
+        }
+        let params = SvdParams { factors: 8, epochs: 6, seed: 5, ..SvdParams::default() }.check().expect("valid");
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+            let mut obs = StopAfter(2, Vec::new());
+            let got = pool.install(|| params.fit(&data, &mut obs));
+            assert!(matches!(got, Err(Error::Cancelled)), "{threads} threads");
+            assert_eq!(obs.1, vec![1, 2], "{threads} threads");
+            let mut all = StopAfter(usize::MAX, Vec::new());
+            pool.install(|| params.fit(&data, &mut all)).expect("fits");
+            assert_eq!(all.1, (1..=6).collect::<Vec<_>>(), "{threads} threads: every epoch reported in order");
+        }
+    }
+
+    #[test]
     fn layout_keeps_biases_and_constants_in_the_last_chunk() {
         for k in 1..=13 {
             for biased in [true, false] {
@@ -1324,20 +1740,81 @@ mod tests {
         }
     }
 
+    /// Surprise's update of one rating, in f64 on plain vectors; returns the error.
+    fn reference_step(p: &mut [f64], bu: &mut f64, q: &mut [f64], bi: &mut f64, r: f64, rt: &Rates, biased: bool) -> f64 {
+        let b = if biased { *bu + *bi } else { 0.0 };
+        let err = r - b - p.iter().zip(q.iter()).map(|(x, y)| x * y).sum::<f64>();
+        if biased {
+            *bu += rt.lr_bu as f64 * (err - rt.reg_bu as f64 * *bu);
+            *bi += rt.lr_bi as f64 * (err - rt.reg_bi as f64 * *bi);
+        }
+        for (x, y) in p.iter_mut().zip(q.iter_mut()) {
+            let (a, c) = (*x, *y);
+            *x += rt.lr_pu as f64 * (err * c - rt.reg_pu as f64 * a);
+            *y += rt.lr_qi as f64 * (err * a - rt.reg_qi as f64 * c);
+        }
+        err
+    }
+
     #[test]
-    fn an_update_keeps_the_constant_lanes_at_one() {
-        let lay = Layout::new(5, true);
-        let rates = SvdParams::default().check().expect("valid").rates;
-        let c = Coef::new(&lay, &rates);
-        let mut p = lay.from_parts(&[0.1, 0.2, 0.3, 0.4, 0.5], &[0.1], false);
-        let mut q = lay.from_parts(&[0.5, 0.4, 0.3, 0.2, 0.1], &[-0.2], true);
-        let err = step(&mut p, &mut q, 1.0, &c);
-        assert_eq!(p[lay.width - 1], 1.0);
-        assert_eq!(q[lay.width - 2], 1.0);
-        // b_u += lr (err - reg b_u), as Surprise.
-        let want = 0.1 + 0.005 * (err - 0.02 * 0.1);
-        assert!((lay.user_bias(&p) - want).abs() < 1e-7);
-        assert_eq!(p[5], 0.0, "padding stays zero");
+    fn the_simd_kernel_makes_surprises_updates_and_keeps_the_constant_lanes() {
+        let rates = SvdParams { lr: 0.05, reg: 0.1, lr_bi: Some(0.03), reg_bu: Some(0.2), ..SvdParams::default() }
+            .check()
+            .expect("valid")
+            .rates;
+        // 1 and 5 factors fit one vector; 50 the usual case; 300 the path for wide rows.
+        for level in SimdLevel::available() {
+            for k in [1, 5, 50, 300] {
+                for biased in [true, false] {
+                    let lay = Layout::padded(k, biased, level.lanes());
+                    let c = Coef::new(&lay, &rates);
+                    let mut rng = Rng::new(k as u64);
+                    let (nu, ni) = (3, 2);
+                    let mut pf: Vec<f64> = (0..nu * k).map(|_| rng.uniform() - 0.5).collect();
+                    let mut qf: Vec<f64> = (0..ni * k).map(|_| rng.uniform() - 0.5).collect();
+                    let (mut bu, mut bi) = (vec![0.1f64, -0.2, 0.3], vec![0.25f64, -0.05]);
+                    let as32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+                    let mut p = lay.from_parts(&as32(&pf), &as32(&bu), false);
+                    let mut q = lay.from_parts(&as32(&qf), &as32(&bi), true);
+                    // (0, 0) and (1, 1) go as a pair; (2, 1) and (0, 1) share an item, so alone.
+                    let es: Vec<Entry> = [(0, 0, 1.5f32), (1, 1, -0.5), (2, 1, 0.7), (0, 1, -1.0), (2, 0, 0.2)]
+                        .iter()
+                        .map(|&(u, i, r)| Entry { u, i, r })
+                        .collect();
+                    let loss = level.run(Block { es: &es, p: &mut p, q: &mut q, c: &c });
+                    let mut want_loss = 0f64;
+                    for e in &es {
+                        let (u, i) = (e.u as usize, e.i as usize);
+                        let err = reference_step(
+                            &mut pf[u * k..(u + 1) * k],
+                            &mut bu[u],
+                            &mut qf[i * k..(i + 1) * k],
+                            &mut bi[i],
+                            e.r as f64,
+                            &rates,
+                            biased,
+                        );
+                        want_loss += err * err;
+                    }
+                    assert!((loss - want_loss).abs() < 1e-4 * want_loss.max(1.0), "{level:?} k {k} biased {biased}: {loss} vs {want_loss}");
+                    let w = lay.width;
+                    for (rows, f, b, item) in [(&p, &pf, &bu, false), (&q, &qf, &bi, true)] {
+                        for (x, row) in rows.chunks_exact(w).enumerate() {
+                            for j in 0..k {
+                                assert!((row[j] as f64 - f[x * k + j]).abs() < 1e-5, "{level:?} k {k} biased {biased} item {item} row {x}");
+                            }
+                            let pad = if biased { w - 2 } else { w };
+                            assert!(row[k..pad].iter().all(|&z| z == 0.0), "padding stays zero");
+                            if biased {
+                                let (bias, one) = if item { (lay.item_bias(row), row[w - 2]) } else { (lay.user_bias(row), row[w - 1]) };
+                                assert_eq!(one, 1.0, "constant lane");
+                                assert!((bias as f64 - b[x]).abs() < 1e-6, "{level:?} k {k} item {item} bias {bias} vs {}", b[x]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
@@ -1345,10 +1822,11 @@ mod tests {
         let data = Dataset::try_new(&grid(40, 30, 5), Scale::ONE_TO_FIVE).expect("valid");
         let nb = 4;
         let st = Strata::build(&data, nb, 0.0, &mut Rng::new(1));
-        assert_eq!(st.blocks.iter().map(Vec::len).sum::<usize>(), data.len());
+        assert_eq!(st.entries.len(), data.len());
+        assert_eq!(st.block_start.last(), Some(&data.len()));
         for gu in 0..nb {
             for gi in 0..nb {
-                for e in &st.blocks[gu * nb + gi] {
+                for e in st.block(gu * nb + gi) {
                     assert!((e.u as usize) < st.user_start[gu + 1] - st.user_start[gu]);
                     assert!((e.i as usize) < st.item_start[gi + 1] - st.item_start[gi]);
                 }
@@ -1356,13 +1834,102 @@ mod tests {
         }
         // Groups are balanced by rating count within a user's worth.
         let per_group: Vec<usize> = (0..nb)
-            .map(|g| (0..nb).map(|gi| st.blocks[g * nb + gi].len()).sum())
+            .map(|g| (0..nb).map(|gi| st.block(g * nb + gi).len()).sum())
             .collect();
         let (lo, hi) = (
             per_group.iter().min().copied().unwrap_or(0),
             per_group.iter().max().copied().unwrap_or(0),
         );
         assert!(hi - lo <= 2 * 30, "{per_group:?}");
+    }
+
+    #[test]
+    fn rows_go_back_to_index_order_and_the_narrower_layout() {
+        for (k, biased) in [(5, true), (6, false), (50, true)] {
+            let (narrow, wide) = (Layout::new(k, biased), Layout::padded(k, biased, 16));
+            let pos: Vec<u32> = vec![3, 0, 4, 1, 2, 6, 5];
+            let rows = |lay: &Layout| {
+                let f: Vec<f32> = (0..pos.len() * k).map(|x| x as f32).collect();
+                let b: Vec<f32> = (0..pos.len()).map(|x| -(x as f32)).collect();
+                lay.from_parts(&f, &b, true)
+            };
+            // Row x at pos[x], wide.
+            let want = rows(&narrow);
+            let src = rows(&wide);
+            let mut kept = vec![0f32; src.len()];
+            for (x, &d) in pos.iter().enumerate() {
+                let d = d as usize;
+                kept[d * wide.width..(d + 1) * wide.width].copy_from_slice(&src[x * wide.width..(x + 1) * wide.width]);
+            }
+            assert_eq!(into_index_order(kept, &wide, &narrow, &pos), want, "k {k} biased {biased}");
+        }
+    }
+
+    #[test]
+    fn round_robin_positions_fill_every_slot_once() {
+        let lens = [3u32, 0, 5, 2];
+        let mut seen = vec![usize::MAX; 10];
+        for (s, &l) in lens.iter().enumerate() {
+            for t in 0..l {
+                let at = round_robin_pos(&lens, s, t);
+                assert_eq!(seen[at], usize::MAX, "slot {at} twice");
+                seen[at] = s;
+            }
+        }
+        // Rounds: (0, 2, 3), (0, 2, 3), (0, 2), (2), (2).
+        assert_eq!(seen, vec![0, 2, 3, 0, 2, 3, 0, 2, 2, 2]);
+    }
+
+    /// Factors of items with external ids `ids` and 2-factor vectors `f` (one user).
+    fn two_factor_items(ids: &[i64], f: &[[f32; 2]]) -> Factors {
+        let lay = Layout::new(2, true);
+        let flat: Vec<f32> = f.iter().flatten().copied().collect();
+        Factors {
+            lay,
+            users: IdMap::try_from_ids(vec![1]).expect("distinct"),
+            items: IdMap::try_from_ids(ids.to_vec()).expect("distinct"),
+            scale: Scale::ONE_TO_FIVE,
+            mean: 3.0,
+            p: lay.from_parts(&[0.5, 0.5], &[0.0], false),
+            // Biases that would change the ranking if they were (wrongly) part of the vectors.
+            q: lay.from_parts(&flat, &(0..ids.len()).map(|x| x as f32 * 10.0).collect::<Vec<_>>(), true),
+        }
+    }
+
+    #[test]
+    fn similar_ranks_items_by_the_cosine_of_their_factors() {
+        // Index:           0         1           2          3          4         5
+        let ids = [10, 20, 30, 40, 50, 5];
+        let f = two_factor_items(&ids, &[[1.0, 0.0], [0.9, 0.1], [-1.0, 0.0], [0.0, 1.0], [2.0, 0.0], [0.0, 0.0]]);
+        let names = |v: &[(u32, f32)]| v.iter().map(|&(j, _)| f.items.id(j)).collect::<Vec<i64>>();
+        let top = f.similar(0, 3).expect("a known item");
+        // 50 points the same way (cosine 1), then 20; 40 (orthogonal) and 5 (no factors) both
+        // score 0, and the tie goes to the smaller id.
+        assert_eq!(names(&top), vec![50, 20, 5]);
+        assert!((top[0].1 - 1.0).abs() < 1e-6 && top[2].1 == 0.0);
+        assert!(top.windows(2).all(|w| w[0].1 >= w[1].1), "best first: {top:?}");
+        // Every other item when k is larger; never the item itself; the opposite one last.
+        let all = f.similar(0, 100).expect("a known item");
+        assert_eq!(names(&all), vec![50, 20, 5, 40, 30]);
+        assert!((all[4].1 + 1.0).abs() < 1e-6);
+        assert_eq!(f.similar(0, 0), Some(vec![]));
+        assert_eq!(f.similar(6, 3), None, "an index outside the model");
+    }
+
+    #[test]
+    fn similar_finds_each_items_nearest_neighbour_by_cosine() {
+        let mut rng = Rng::new(9);
+        let vecs: Vec<[f32; 2]> = (0..40).map(|_| [rng.uniform() as f32 - 0.5, rng.uniform() as f32 - 0.5]).collect();
+        let ids: Vec<i64> = (0..40).map(|x| 1000 - 7 * x).collect();
+        let f = two_factor_items(&ids, &vecs);
+        let cos = |a: [f32; 2], b: [f32; 2]| (a[0] * b[0] + a[1] * b[1]) / (a[0].hypot(a[1]) * b[0].hypot(b[1]));
+        for i in 0..40 {
+            let best = (0..40).filter(|&j| j != i).max_by(|&a, &b| cos(vecs[i], vecs[a]).total_cmp(&cos(vecs[i], vecs[b])));
+            let got = f.similar(i as u32, 5).expect("known");
+            assert_eq!(got.len(), 5);
+            assert_eq!(Some(got[0].0 as usize), best, "item {i}");
+            assert!(got.iter().all(|&(j, s)| j as usize != i && (s - cos(vecs[i], vecs[j as usize])).abs() < 1e-5));
+        }
     }
 
     #[test]

@@ -171,6 +171,26 @@ fn similar_items_are_ranked_by_factor_cosine() {
     assert!(list.windows(2).all(|w| w[0].score >= w[1].score));
 }
 
+#[test]
+fn svd_svdpp_and_als_answer_similar_with_a_symmetric_cosine() {
+    use reel_ml::model::similar;
+    for m in quick_models() {
+        let name = m.algorithm().name();
+        for movie in [1, 50, 181] {
+            let list = similar(m.as_ref(), movie, 10).unwrap_or_else(|| panic!("{name} knows items similar to {movie}"));
+            assert_eq!(list.len(), 10, "{name}: k respected");
+            assert!(list.iter().all(|s| s.item != movie), "{name}: {movie} is not its own neighbour");
+            assert!(list.iter().all(|s| (-1.0 - 1e-5..=1.0 + 1e-5).contains(&s.score)), "{name}: a cosine");
+            assert!(list.windows(2).all(|w| w[0].score >= w[1].score), "{name}: best first");
+            // Cosine is symmetric: the best neighbour sees `movie` with the same score.
+            let back = similar(m.as_ref(), list[0].item, m.items().len()).expect("known");
+            let s = back.iter().find(|s| s.item == movie).map(|s| s.score);
+            assert!(s.is_some_and(|s| (s - list[0].score).abs() < 1e-5), "{name}: {movie} <-> {}", list[0].item);
+        }
+        assert!(similar(m.as_ref(), -1, 5).is_none(), "{name}: an unknown movie has no neighbours");
+    }
+}
+
 /// Root mean square difference between a trained user's predictions and those of the same
 /// user folded in from their own training ratings, over those items.
 fn fold_in_gap(
