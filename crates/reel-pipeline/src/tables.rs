@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float32Type, Int64Type, TimeUnit};
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt as _;
 use reel_common::TableRef;
 use reel_lake::Lake;
@@ -37,7 +37,11 @@ async fn plan(
         None => lake.open(t).await?,
     };
     let read_version = i64::try_from(table.version().unwrap_or(0)).unwrap_or(i64::MAX);
-    let ctx = SessionContext::new();
+    // One partition: rows come back in the table's file and row order, so a seeded split
+    // of `t@version` is the same rows every time (the registry rebuilds held-out data from
+    // it). With several partitions DataFusion interleaves row groups in whatever order the
+    // threads finish.
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
     table
         .update_datafusion_session(&ctx.state())
         .map_err(|e| Error::Read { what: format!("registering the store of {t}"), reason: e.to_string() })?;

@@ -52,6 +52,12 @@ fn the_gate_keeps_the_better_champion_unless_forced() {
     let good = json(&ws, &["train", "recommender", "--algo", "baseline", "--promote"]);
     assert_eq!(good["version"], 1);
     assert_eq!(good["promotion"]["promoted"], true, "{good}");
+    // The held-out rows are rebuilt exactly from clean.ratings@version: same metrics.
+    let again = json(&ws, &["evaluate", "recommender@1"]);
+    assert_eq!(again["metrics"], good["metrics"], "re-evaluation must see the same held-out rows");
+    let ials = json(&ws, &["train", "recommender", "--algo", "ials", "--no-register"]);
+    let ials2 = json(&ws, &["train", "recommender", "--algo", "ials", "--no-register"]);
+    assert_eq!(ials["metrics"], ials2["metrics"], "same data, split and seed: same metrics");
     let worse = json(&ws, &["train", "recommender", "--algo", "global-mean"]);
     assert_eq!(worse["version"], 2);
 
