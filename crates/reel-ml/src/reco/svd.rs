@@ -153,6 +153,27 @@ pub(crate) struct Rates {
     pub reg_qi: f32,
 }
 
+impl Rates {
+    /// Checks the shared learning rate and regularisation and their per-term overrides
+    /// (`[bu, bi, pu, qi]`; an unset term takes the shared value). Shared by SVD and SVD++.
+    pub(crate) fn resolve(algo: &'static str, lr: (f32, [Option<f32>; 4]), reg: (f32, [Option<f32>; 4])) -> Result<Rates> {
+        let shared_lr = check_lr(algo, "lr", lr.0)?;
+        let shared_reg = check_reg(algo, "reg", reg.0)?;
+        let lr_of = |name, v: Option<f32>| v.map_or(Ok(shared_lr), |x| check_lr(algo, name, x));
+        let reg_of = |name, v: Option<f32>| v.map_or(Ok(shared_reg), |x| check_reg(algo, name, x));
+        Ok(Rates {
+            lr_bu: lr_of("lr_bu", lr.1[0])?,
+            lr_bi: lr_of("lr_bi", lr.1[1])?,
+            lr_pu: lr_of("lr_pu", lr.1[2])?,
+            lr_qi: lr_of("lr_qi", lr.1[3])?,
+            reg_bu: reg_of("reg_bu", reg.1[0])?,
+            reg_bi: reg_of("reg_bi", reg.1[1])?,
+            reg_pu: reg_of("reg_pu", reg.1[2])?,
+            reg_qi: reg_of("reg_qi", reg.1[3])?,
+        })
+    }
+}
+
 /// Checks a factor count.
 pub(crate) fn check_factors(algo: &'static str, name: &'static str, k: usize) -> Result<()> {
     if k == 0 || k > MAX_FACTORS {
@@ -228,20 +249,11 @@ impl SvdParams {
         check_factors(A, "factors", self.factors)?;
         check_epochs(A, "epochs", self.epochs)?;
         check_init(A, self.init_mean, self.init_std)?;
-        let lr = check_lr(A, "lr", self.lr)?;
-        let reg = check_reg(A, "reg", self.reg)?;
-        let lr_of = |name, v: Option<f32>| v.map_or(Ok(lr), |x| check_lr(A, name, x));
-        let reg_of = |name, v: Option<f32>| v.map_or(Ok(reg), |x| check_reg(A, name, x));
-        let rates = Rates {
-            lr_bu: lr_of("lr_bu", self.lr_bu)?,
-            lr_bi: lr_of("lr_bi", self.lr_bi)?,
-            lr_pu: lr_of("lr_pu", self.lr_pu)?,
-            lr_qi: lr_of("lr_qi", self.lr_qi)?,
-            reg_bu: reg_of("reg_bu", self.reg_bu)?,
-            reg_bi: reg_of("reg_bi", self.reg_bi)?,
-            reg_pu: reg_of("reg_pu", self.reg_pu)?,
-            reg_qi: reg_of("reg_qi", self.reg_qi)?,
-        };
+        let rates = Rates::resolve(
+            A,
+            (self.lr, [self.lr_bu, self.lr_bi, self.lr_pu, self.lr_qi]),
+            (self.reg, [self.reg_bu, self.reg_bi, self.reg_pu, self.reg_qi]),
+        )?;
         Ok(ValidSvdParams {
             params: self.clone(),
             rates,

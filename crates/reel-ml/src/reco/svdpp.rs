@@ -117,20 +117,13 @@ impl SvdppParams {
         check_factors(A, "factors", self.factors)?;
         check_epochs(A, "epochs", self.epochs)?;
         check_init(A, self.init_mean, self.init_std)?;
-        let lr = check_lr(A, "lr", self.lr)?;
-        let reg = check_reg(A, "reg", self.reg)?;
-        let lr_of = |name, v: Option<f32>| v.map_or(Ok(lr), |x| check_lr(A, name, x));
-        let reg_of = |name, v: Option<f32>| v.map_or(Ok(reg), |x| check_reg(A, name, x));
-        let rates = Rates {
-            lr_bu: lr_of("lr_bu", self.lr_bu)?,
-            lr_bi: lr_of("lr_bi", self.lr_bi)?,
-            lr_pu: lr_of("lr_pu", self.lr_pu)?,
-            lr_qi: lr_of("lr_qi", self.lr_qi)?,
-            reg_bu: reg_of("reg_bu", self.reg_bu)?,
-            reg_bi: reg_of("reg_bi", self.reg_bi)?,
-            reg_pu: reg_of("reg_pu", self.reg_pu)?,
-            reg_qi: reg_of("reg_qi", self.reg_qi)?,
-        };
+        let rates = Rates::resolve(
+            A,
+            (self.lr, [self.lr_bu, self.lr_bi, self.lr_pu, self.lr_qi]),
+            (self.reg, [self.reg_bu, self.reg_bi, self.reg_pu, self.reg_qi]),
+        )?;
+        let lr_of = |name, v: Option<f32>| v.map_or(Ok(self.lr), |x| check_lr(A, name, x));
+        let reg_of = |name, v: Option<f32>| v.map_or(Ok(self.reg), |x| check_reg(A, name, x));
         Ok(ValidSvdppParams {
             params: self.clone(),
             rates,
