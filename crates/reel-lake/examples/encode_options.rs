@@ -32,41 +32,54 @@ fn main() {
         }
         b
     };
-    let variants: Vec<(&str, WriterProperties)> = vec![
-        ("current", base().build()),
-        ("no-dict hi-card", no_dict(base(), &hi_card).build()),
-        ("no-dict line/ts", no_dict(base(), &["_line", "timestamp", "rated_at"]).build()),
-        ("delta line/ts, no-dict", {
-            let mut b = no_dict(base(), &["_line", "timestamp", "rated_at"]);
-            for c in ["_line", "timestamp", "rated_at"] {
-                b = b.set_column_encoding(ColumnPath::from(c), Encoding::DELTA_BINARY_PACKED);
-            }
-            b.build()
-        }),
-        ("delta line + uncompressed line, no-dict ts", {
-            let mut b = no_dict(base(), &["_line", "timestamp", "rated_at"]);
-            b = b.set_column_encoding(ColumnPath::from("_line"), Encoding::DELTA_BINARY_PACKED);
-            b = b.set_column_compression(ColumnPath::from("_line"), Compression::UNCOMPRESSED);
-            b.build()
-        }),
-        ("no stats", base().set_statistics_enabled(reel_lake::deltalake::parquet::file::properties::EnabledStatistics::Chunk).build()),
-        ("dict 1MiB", base().set_dictionary_page_size_limit(1024 * 1024).build()),
-        ("movie dict 1MiB + no-dict line/ts", {
-            let b = no_dict(base().set_dictionary_page_size_limit(1024 * 1024), &["_line", "timestamp", "rated_at"]);
-            b.build()
-        }),
+    let delta = |mut b: WriterPropertiesBuilder, names: &[&str]| {
+        for c in names {
+            b = b
+                .set_column_dictionary_enabled(ColumnPath::from(*c), false)
+                .set_column_encoding(ColumnPath::from(*c), Encoding::DELTA_BINARY_PACKED);
+        }
+        b
+    };
+    let plain_uncompressed = |mut b: WriterPropertiesBuilder, names: &[&str]| {
+        for c in names {
+            b = b.set_column_compression(ColumnPath::from(*c), Compression::UNCOMPRESSED);
+        }
+        b
+    };
+    let ts = if cols.iter().any(|c| c == "rated_at") { "rated_at" } else { "timestamp" };
+    let variants: Vec<(String, WriterProperties)> = vec![
+        ("current".into(), base().build()),
+        ("no-dict hi-card".into(), no_dict(base(), &hi_card).build()),
+        ("delta _line".into(), delta(base(), &["_line"]).build()),
+        ("delta _line,user".into(), delta(base(), &["_line", "user_id"]).build()),
+        ("delta _line,user,movie".into(), delta(base(), &["_line", "user_id", "movie_id"]).build()),
+        (format!("delta _line,user,{ts}"), delta(base(), &["_line", "user_id", ts]).build()),
+        (format!("delta _line,user,{ts} uncompressed {ts}"), plain_uncompressed(delta(base(), &["_line", "user_id", ts]), &[ts]).build()),
+        (format!("delta _line,user,movie,{ts}"), delta(base(), &["_line", "user_id", "movie_id", ts]).build()),
+        ("lz4 delta _line,user".into(), delta(base().set_compression(Compression::LZ4_RAW), &["_line", "user_id"]).build()),
+        ("snappy delta _line,user".into(), delta(base().set_compression(Compression::SNAPPY), &["_line", "user_id"]).build()),
     ];
-    for round in 0..2 {
+    // CPU time of this thread (ns), from the scheduler: other processes on the machine
+    // do not inflate it the way they inflate wall time.
+    fn thread_cpu_ns() -> u64 {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+            .unwrap_or(0)
+    }
+    for round in 0..3 {
         for (name, props) in &variants {
             let t = Instant::now();
+            let c0 = thread_cpu_ns();
             let mut w = ArrowWriter::try_new(Vec::with_capacity(64 << 20), schema.clone(), Some(props.clone())).expect("writer");
             for b in &batches {
                 w.write(b).expect("write");
             }
             let out = w.into_inner().expect("close");
             let s = t.elapsed().as_secs_f64();
-            if round == 1 {
-                println!("{name:45} {:7.3} s {:6.1} Mrows/s {:8.1} MB", s, rows as f64 / s / 1e6, out.len() as f64 / 1e6);
+            let cpu = (thread_cpu_ns() - c0) as f64 / 1e9;
+            if round > 0 {
+                println!("{name:50} wall {:6.3} s  cpu {:6.3} s {:6.1} Mrows/cpu-s {:8.1} MB", s, cpu, rows as f64 / cpu / 1e6, out.len() as f64 / 1e6);
             }
         }
     }
