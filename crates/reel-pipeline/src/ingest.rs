@@ -114,15 +114,29 @@ pub struct SourceSummary {
     pub sha256: String,
 }
 
+/// What the parsing thread tells the async writers.
+enum ToWriter {
+    /// Rows for a table.
+    Batch(Target, RecordBatch),
+    /// Forget what the table got so far: the parser starts it over.
+    Discard(Target),
+}
+
 /// Sends parsed batches from the parsing thread to the async writers.
 struct ChannelSink {
-    tx: tokio::sync::mpsc::Sender<(Target, RecordBatch)>,
+    tx: tokio::sync::mpsc::Sender<ToWriter>,
 }
 
 impl reel_ingest::Sink for ChannelSink {
     fn emit(&mut self, target: Target, batch: RecordBatch) -> reel_ingest::Result<()> {
         self.tx
-            .blocking_send((target, batch))
+            .blocking_send(ToWriter::Batch(target, batch))
+            .map_err(|_| reel_ingest::Error::sink(target, "the lake writer stopped"))
+    }
+
+    fn discard(&mut self, target: Target) -> reel_ingest::Result<()> {
+        self.tx
+            .blocking_send(ToWriter::Discard(target))
             .map_err(|_| reel_ingest::Error::sink(target, "the lake writer stopped"))
     }
 }
@@ -182,28 +196,37 @@ async fn run_load(
         m.insert("table".into(), t.table_ref().to_string().into());
         m
     };
-    let mut writers: HashMap<Target, TableWriter> = HashMap::new();
+    let mut raw_layouts: HashMap<Target, Vec<String>> = HashMap::new();
     for t in &targets {
+        if let Target::Raw(_) = t {
+            raw_layouts.insert(*t, raw_partitioning(env, &t.table_ref()).await?);
+        }
+    }
+    let new_writer = |t: &Target| {
         let tref = t.table_ref();
         let writer = env.lake.writer(&tref, movielens::schema(*t)).with_commit_info(commit_info(t));
         let replace_day = WriteMode::ReplacePartition {
             column: "ds".into(),
             value: ds.to_string(),
         };
-        let writer = match t {
-            Target::Clean(_) => writer.with_delta_encoded(delta_encoded(&["rated_at", "tagged_at"])).with_mode(WriteMode::Overwrite),
+        match t {
+            Target::Clean(_) => writer
+                .with_delta_encoded(delta_encoded(&["rated_at", "tagged_at"]))
+                .with_no_dictionary(vec!["user_id".into()])
+                .with_mode(WriteMode::Overwrite),
             Target::Raw(_) => writer
-                .with_partition_columns(raw_partitioning(env, &tref).await?)
+                .with_partition_columns(raw_layouts.get(t).cloned().unwrap_or_default())
                 .with_delta_encoded(delta_encoded(&["_line", "timestamp"]))
+                .with_no_dictionary(vec!["user_id".into()])
                 .with_mode(replace_day),
             Target::Quarantine(_) => writer.with_partition_columns(vec!["ds".into()]).with_mode(replace_day),
-        };
-        writers.insert(*t, writer);
-    }
+        }
+    };
+    let mut writers: HashMap<Target, TableWriter> = targets.iter().map(|t| (*t, new_writer(t))).collect();
 
     // Parse on a blocking thread; write here as batches arrive. The channel is small so
     // the parser waits for the writer (flat memory) instead of racing ahead.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Target, RecordBatch)>(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<ToWriter>(4);
     let opts = IngestOptions {
         ds,
         batch_rows: req.batch_rows,
@@ -226,24 +249,36 @@ async fn run_load(
     };
     let (handle, progress_rx) = parse;
     let mut write_error = None;
-    while let Some((target, batch)) = rx.recv().await {
+    while let Some(msg) = rx.recv().await {
         for n in progress_rx.try_iter() {
             progress.advance(n);
         }
         if write_error.is_some() {
             continue; // drain so the parser can finish and report
         }
-        match writers.get_mut(&target) {
-            Some(w) => {
+        let target = match &msg {
+            ToWriter::Batch(t, _) | ToWriter::Discard(t) => *t,
+        };
+        let Some(w) = writers.get_mut(&target) else {
+            write_error = Some(reel_lake::Error::Internal(format!(
+                "the parser emitted {} which was not declared for {format}",
+                target.table_ref()
+            )));
+            continue;
+        };
+        match msg {
+            ToWriter::Batch(_, batch) => {
                 if let Err(e) = w.write(batch).await {
                     write_error = Some(e);
                 }
             }
-            None => {
-                write_error = Some(reel_lake::Error::Internal(format!(
-                    "the parser emitted {} which was not declared for {format}",
-                    target.table_ref()
-                )))
+            ToWriter::Discard(_) => {
+                // Nothing was committed: abort deletes the files written so far and a
+                // fresh writer takes the table's rows from the start.
+                let old = std::mem::replace(w, new_writer(&target));
+                if let Err(e) = old.abort().await {
+                    tracing::warn!(table = %target.table_ref(), error = %e, "could not remove discarded files");
+                }
             }
         }
     }
@@ -380,10 +415,12 @@ async fn run_load(
     })
 }
 
-/// The columns a MovieLens table writes delta-encoded: ids (sorted, or close within a
-/// user) and the given line-number and time columns (those a table lacks are skipped).
+/// The columns a MovieLens table writes delta-encoded: movie ids (sorted within a user,
+/// or within a table of movies) and the given line-number and time columns (those a
+/// table lacks are skipped). User ids come in long runs: they skip the dictionary instead
+/// (see `TableWriter::with_no_dictionary`).
 fn delta_encoded(more: &[&str]) -> Vec<String> {
-    ["user_id", "movie_id"].iter().chain(more).map(|c| c.to_string()).collect()
+    ["movie_id"].iter().chain(more).map(|c| c.to_string()).collect()
 }
 
 /// How a raw table is partitioned: by run day, then by source file.
