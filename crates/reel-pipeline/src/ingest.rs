@@ -30,7 +30,7 @@ pub struct IngestRequest {
     pub ds: Ds,
     /// The command line, recorded in lineage.
     pub command: String,
-    /// Rows per batch handed from the parser to the writer.
+    /// Rows per batch handed from the parser to the writer (128Ki by default).
     pub batch_rows: usize,
 }
 
@@ -41,7 +41,11 @@ impl IngestRequest {
             path: path.into(),
             ds: Ds::today(),
             command: command.to_string(),
-            batch_rows: 1 << 20,
+            // 128Ki rows: measured on a 25M-rating load against 1Mi (the old default), 256Ki and
+            // 64Ki, it keeps both cores busy to the end (the writers' backlog when parsing
+            // ends drops from 0.5 s to 0.1 s of encoding) and peak memory falls from
+            // 1.0 GB to 0.33 GB, for the same CPU time.
+            batch_rows: 128 * 1024,
         }
     }
 
@@ -286,6 +290,7 @@ async fn run_load(
         progress.advance(n);
     }
     progress.end();
+    tracing::info!("every row parsed and handed to the writers");
     let report = handle.await.map_err(|e| Error::Internal(format!("parser thread: {e}")));
     let report = match (report, write_error) {
         (Ok(Ok(r)), None) => r,
@@ -304,6 +309,7 @@ async fn run_load(
     };
 
     // Commit: every table is its own Delta transaction.
+    let commit_started = Instant::now();
     progress.begin("committing", Some(targets.len() as u64));
     let sources_by_role = sources_by_role(&detected, &report.sources);
     let mut tables = Vec::new();
@@ -315,11 +321,28 @@ async fn run_load(
         Target::Clean(_) => 1,
         Target::Quarantine(_) => 2,
     });
-    for t in ordered {
-        let Some(writer) = writers.remove(&t) else { continue };
+    // The tables commit concurrently (independent logs; waiting on file I/O, mostly): on a
+    // fresh workspace thirteen commits one after the other took 0.5 s of a 4 s 25M load.
+    // The catalog then records them in order; a table whose commit failed is left out
+    // and the first failure is returned once the others are recorded.
+    let pending: Vec<(Target, TableWriter)> = ordered.iter().filter_map(|t| writers.remove(t).map(|w| (*t, w))).collect();
+    let committed = futures::future::join_all(pending.into_iter().map(|(t, writer)| async move {
         let tref = t.table_ref();
         let metrics = writer.commit().await?;
         let info = env.lake.info(&tref).await?;
+        Ok::<_, Error>((t, metrics, info))
+    }))
+    .await;
+    let mut first_error = None;
+    for result in committed {
+        let (t, metrics, info) = match result {
+            Ok(c) => c,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
+        let tref = t.table_ref();
         let name = match t {
             Target::Raw(n) | Target::Clean(n) | Target::Quarantine(n) => n,
         };
@@ -383,6 +406,10 @@ async fn run_load(
         progress.advance(1);
     }
     progress.end();
+    tracing::info!(tables = tables.len(), seconds = commit_started.elapsed().as_secs_f64(), "committed");
+    if let Some(e) = first_error {
+        return Err(e);
+    }
 
     Ok(IngestOutcome {
         run_id: run_id.to_string(),
