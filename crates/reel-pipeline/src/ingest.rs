@@ -32,6 +32,9 @@ pub struct IngestRequest {
     pub command: String,
     /// Rows per batch handed from the parser to the writer.
     pub batch_rows: usize,
+    /// Write only the raw and quarantine tables (the run day's partitions), leaving clean
+    /// tables alone: for daily drops that a SQL model merges into clean.
+    pub raw_only: bool,
 }
 
 impl IngestRequest {
@@ -42,7 +45,14 @@ impl IngestRequest {
             ds: Ds::today(),
             command: command.to_string(),
             batch_rows: 1 << 20,
+            raw_only: false,
         }
+    }
+
+    /// Writes only the raw and quarantine tables.
+    pub fn with_raw_only(mut self, raw_only: bool) -> Self {
+        self.raw_only = raw_only;
+        self
     }
 
     /// Sets the run day.
@@ -173,7 +183,10 @@ async fn run_load(
         .filter_map(|(_, p)| std::fs::metadata(p).ok())
         .map(|m| m.len())
         .sum();
-    let targets = movielens::targets(format);
+    let targets: Vec<Target> = movielens::targets(format)
+        .into_iter()
+        .filter(|t| !(req.raw_only && matches!(t, Target::Clean(_))))
+        .collect();
     let commit_info = |t: &Target| {
         let mut m = serde_json::Map::new();
         m.insert("run_id".into(), run_id.to_string().into());
@@ -236,6 +249,7 @@ async fn run_load(
                     write_error = Some(e);
                 }
             }
+            None if req.raw_only && matches!(target, Target::Clean(_)) => {}
             None => {
                 write_error = Some(reel_lake::Error::Internal(format!(
                     "the parser emitted {} which was not declared for {format}",
