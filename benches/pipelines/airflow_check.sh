@@ -68,7 +68,9 @@ try:
 except ImportError:
     from airflow.models import DagBag
 import airflow
-bag = DagBag(dag_folder=sys.argv[1], include_examples=False)
+import inspect
+kwargs = {"include_examples": False} if "include_examples" in inspect.signature(DagBag.__init__).parameters else {}
+bag = DagBag(dag_folder=sys.argv[1], **kwargs)
 assert not bag.import_errors, bag.import_errors
 want = {
     "movielens_daily": {"ingest", "clean", "validate", "daily_ratings", "rating_histogram", "top_rated"},

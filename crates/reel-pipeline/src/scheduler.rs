@@ -61,6 +61,8 @@ pub struct Scheduler {
 pub fn due_days(p: &Pipeline, now: DateTime<Utc>) -> Vec<Ds> {
     let Some(cron) = &p.schedule else { return Vec::new() };
     // The latest interval that has ended: [prev(last), last).
+    use chrono::Timelike as _;
+    let now = now.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap_or(now);
     let Some(last_fire) = (if cron.matches(now) { Some(now) } else { cron.prev_before(now) }) else { return Vec::new() };
     let Some(latest_start) = cron.prev_before(last_fire) else { return Vec::new() };
     let latest = Ds(latest_start.date_naive());
@@ -207,6 +209,7 @@ mod tests {
         let daily = p("schedule = \"0 6 * * *\"");
         assert_eq!(days(due_days(&daily, t("2025-04-10T05:59:00Z"))), vec!["2025-04-08"]);
         assert_eq!(days(due_days(&daily, t("2025-04-10T06:00:00Z"))), vec!["2025-04-09"]);
+        assert_eq!(days(due_days(&daily, t("2025-04-10T06:00:30Z"))), vec!["2025-04-09"], "seconds into the firing minute");
         let weekly = p("schedule = \"0 3 * * sun\"");
         assert_eq!(days(due_days(&weekly, t("2025-04-13T04:00:00Z"))), vec!["2025-04-06"]);
         assert!(due_days(&p(""), t("2025-04-13T04:00:00Z")).is_empty(), "no schedule, never due");
