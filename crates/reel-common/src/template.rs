@@ -138,7 +138,8 @@ mod tests {
         assert_eq!(e.offset, 2);
         assert!(e.message.contains("never closed"));
         assert!(render("{{ }}", &vars).unwrap_err().message.contains("empty"));
-        assert!(render("{{ ds | upper }}", &vars).unwrap_err().message.contains("'|'"));
+        assert!(render("{{ ds | upper }}", &vars).unwrap_err().message.contains("no filters"));
+        assert!(render("{{ds|upper}}", &vars).unwrap_err().message.contains("'|'"));
         let e = render("ok {{ ds }} {{ dss }}", &vars).unwrap_err();
         assert_eq!(e.offset, 12);
         assert!(e.message.contains("dss"));
