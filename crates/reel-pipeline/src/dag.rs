@@ -971,7 +971,7 @@ depends_on = ["a"]
         assert_eq!(p.task("a").unwrap().retry.retries, 0);
         assert_eq!(p.task("c").unwrap().retry.delay, Duration::from_secs(10));
         assert_eq!(p.params["factors"], "50");
-        assert_eq!(p.task("c").unwrap().line, 11);
+        assert_eq!(p.task("c").unwrap().line, 10, "the line of its [[task]]");
         assert_eq!(p.schedule.as_ref().unwrap().as_str(), "0 6 * * *");
         assert_eq!(upstream_of(&p.tasks, "c").len(), 2);
         assert_eq!(downstream_of(&p.tasks, "a"), HashSet::from(["b".to_string(), "c".to_string()]));
