@@ -36,11 +36,15 @@
 mod catalog;
 mod error;
 mod model;
+mod pipeline;
+mod quality;
 mod registry;
 
 pub use catalog::{Catalog, SCHEMA_VERSION};
 pub use error::{Error, Result};
 pub use registry::{AliasEvent, ModelVersion, NewModelVersion};
+pub use pipeline::{LockHolder, NewPipelineRun, PipelineRun, TaskRun};
+pub use quality::{ExpectationRecord, ValidationRecord};
 pub use model::{
     ColumnEntry, LineageEntry, NewTableVersion, RunEntry, RunStatus, SourceEntry, TableEntry, VersionEntry,
 };

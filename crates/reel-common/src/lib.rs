@@ -17,8 +17,10 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod duration;
 mod error;
 mod ids;
+pub mod template;
 
 pub use config::{CatalogConfig, LakeConfig, S3Config, Workspace, WorkspaceConfig, CONFIG_FILE};
 pub use error::{Error, Result};

@@ -43,6 +43,29 @@ pub enum Error {
     /// The request cannot be carried out as asked (the message says what to do).
     #[error("{0}")]
     BadRequest(String),
+    /// A pipeline file is wrong.
+    #[error(transparent)]
+    Dag(#[from] crate::dag::DagError),
+    /// A validation could not run.
+    #[error(transparent)]
+    Quality(#[from] reel_quality::Error),
+    /// A query failed.
+    #[error(transparent)]
+    Sql(#[from] reel_sql::Error),
+    /// Another live run holds the pipeline-day.
+    #[error("{pipeline} is already running for {ds} (run {run_id} by {owner}, since {since}); wait for it, or check it with `reelhouse runs show {run_id}`")]
+    AlreadyRunning {
+        /// The pipeline.
+        pipeline: String,
+        /// The day.
+        ds: String,
+        /// The run holding it.
+        run_id: String,
+        /// Its process.
+        owner: String,
+        /// Since when.
+        since: String,
+    },
     /// A bug: a worker thread died.
     #[error("internal error: {0} (this is a bug in reelhouse; please report it)")]
     Internal(String),

@@ -25,6 +25,7 @@ const CATALOG_SCHEMA: &str = "catalog";
 pub struct SqlSession {
     ctx: SessionContext,
     tables: Vec<String>,
+    versions: std::collections::BTreeMap<String, i64>,
     read_only: bool,
 }
 
@@ -49,8 +50,10 @@ impl SqlSession {
             df_catalog.register_schema(zone.as_str(), Arc::new(MemorySchemaProvider::new()))?;
         }
         let mut tables = Vec::new();
+        let mut versions = std::collections::BTreeMap::new();
         for t in lake.list().await? {
             let table = lake.open(&t).await?;
+            versions.insert(t.to_string(), table.version().map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX)));
             table
                 .update_datafusion_session(&ctx.state())
                 .map_err(|e| internal(&format!("registering the object store of {t}: {e}")))?;
@@ -71,6 +74,7 @@ impl SqlSession {
         Ok(Self {
             ctx,
             tables,
+            versions,
             read_only: true,
         })
     }
@@ -89,6 +93,11 @@ impl SqlSession {
     /// Every table the session can query, as `zone.name`.
     pub fn table_names(&self) -> &[String] {
         &self.tables
+    }
+
+    /// The Delta version each lake table (`zone.name`) is pinned to in this session.
+    pub fn table_version(&self, table: &str) -> Option<i64> {
+        self.versions.get(table).copied()
     }
 
     /// Plans and runs one statement, collecting the rows.

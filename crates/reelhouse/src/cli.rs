@@ -107,6 +107,47 @@ pub enum Command {
     #[command(subcommand)]
     Models(ModelsCommand),
 
+    /// Check a table against its expectations (expectations/TABLE.toml)
+    #[command(
+        long_about = "Runs a table's expectations (not null, unique, between, in set, regex, row count, \
+                      mean/stddev/min/max, freshness) as one SQL scan, prints what was observed with \
+                      failing counts and a few failing rows, and stores the result in the catalog.\n\n\
+                      Exit code 1 when an `error` expectation fails (warnings do not count).",
+        after_help = "Examples:\n  reelhouse validate clean.ratings\n  reelhouse validate clean.ratings --ds 2025-04-09 --format json\n  reelhouse validate curated.top_rated --file checks/top.toml"
+    )]
+    Validate(crate::commands::quality::ValidateArgs),
+
+    /// Run a pipeline for a day or a range of days (pipelines/NAME.toml)
+    #[command(
+        long_about = "Runs a pipeline's tasks for one run day: independent tasks in parallel, retries with \
+                      backoff, timeouts, and downstream tasks skipped after a failure. Day-partitioned \
+                      outputs replace that day's partition in one transaction, so running a day again \
+                      gives the same tables. History and logs go to the catalog (reelhouse runs).\n\n\
+                      Exit code 0 when every task succeeded, 1 when a task failed, 2 when the run could \
+                      not start (bad file, the day already running).",
+        after_help = "Examples:\n  reelhouse run movielens_daily --ds 2025-04-09\n  reelhouse run movielens_daily --from 2025-04-01 --to 2025-04-07     # backfill\n  reelhouse run movielens_daily --ds 2025-04-09 --rerun-failed\n  reelhouse run movielens_daily --ds 2025-04-09 --only validate\n  reelhouse run retrain_weekly --param algo=svdpp --dry-run"
+    )]
+    Run(crate::commands::pipelines::RunArgs),
+
+    /// Pipeline run history: list runs, show one with its tasks and logs
+    #[command(subcommand)]
+    Runs(crate::commands::pipelines::RunsCommand),
+
+    /// Run every scheduled pipeline on its cron (catch-up, no duplicate days)
+    #[command(
+        long_about = "Runs each pipeline of the workspace that has a schedule when its day's interval has \
+                      ended (\"0 6 * * *\" runs day D at D+1 06:00, as Airflow does), and every missed \
+                      day since `start` when the pipeline says catchup = true. Which days ran is read \
+                      from the catalog, so a restarted scheduler (or a second one) never runs a \
+                      pipeline-day twice; a run left behind by a killed scheduler is resumed.",
+        after_help = "Examples:\n  reelhouse scheduler\n  reelhouse scheduler --once --pipeline movielens_daily\n  reelhouse scheduler --poll 1m"
+    )]
+    Scheduler(crate::commands::pipelines::SchedulerArgs),
+
+    /// Pipeline files: list, check, export to Airflow
+    #[command(subcommand)]
+    Pipeline(crate::commands::pipelines::PipelineCommand),
+
     /// Run the whole flow on the bundled MovieLens 100K and say where to look
     #[command(after_help = "Example:\n  reelhouse demo            # creates ./reelhouse-demo\n  reelhouse demo --dir /tmp/demo")]
     Demo(DemoArgs),

@@ -53,6 +53,7 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<ExitCode> {
         Err(reel_common::Error::NoWorkspace { .. }) => Workspace::init(&dir, WorkspaceConfig::default())?,
         Err(e) => return Err(e.into()),
     };
+    crate::shipped::write_into(&ws.dir)?;
     let data = ws.dir.join("datasets/movielens-100k");
     crate::embedded::write_ml100k(&data)?;
     let env = Env::open(ws).await.context("opening the demo workspace")?;
@@ -81,6 +82,9 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<ExitCode> {
         format!("{exe} {ws_flag} recommend --user 196 -k 10"),
         format!("{exe} {ws_flag} compare --algos popularity,baseline,svd,item-knn,ials"),
         format!("{exe} {ws_flag} models show recommender"),
+        format!("{exe} {ws_flag} validate clean.ratings"),
+        format!("{exe} {ws_flag} run retrain_weekly      # train, evaluate, promote behind the gate"),
+        format!("{exe} {ws_flag} runs list"),
         format!("{exe} {ws_flag} sql          # the interactive shell"),
     ];
     if g.format == Format::Table {

@@ -14,6 +14,8 @@ mod generate;
 mod ingest;
 mod init;
 mod ml;
+pub mod pipelines;
+pub mod quality;
 mod sql;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
@@ -32,6 +34,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tune(args) => ml::tune_cmd(&g, args).await,
         Command::Similar(args) => ml::similar_cmd(&g, args).await,
         Command::Models(cmd) => ml::models_cmd(&g, cmd).await,
+        Command::Validate(args) => quality::run(&g, args).await,
+        Command::Run(args) => pipelines::run_cmd(&g, args).await,
+        Command::Runs(cmd) => pipelines::runs_cmd(&g, cmd).await,
+        Command::Scheduler(args) => pipelines::scheduler_cmd(&g, args).await,
+        Command::Pipeline(cmd) => pipelines::pipeline_cmd(&g, cmd).await,
     }
 }
 
