@@ -23,6 +23,7 @@ mod env;
 mod error;
 pub mod ingest;
 mod progress;
+pub mod serving;
 pub mod tables;
 pub mod train;
 

@@ -81,6 +81,7 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<ExitCode> {
         format!("{exe} {ws_flag} recommend --user 196 -k 10"),
         format!("{exe} {ws_flag} compare --algos popularity,baseline,svd,item-knn,ials"),
         format!("{exe} {ws_flag} models show recommender"),
+        format!("{exe} {ws_flag} serve      # then: curl -s localhost:8080/recommend/196?k=5 (API at localhost:8080/docs)"),
         format!("{exe} {ws_flag} sql          # the interactive shell"),
     ];
     if g.format == Format::Table {

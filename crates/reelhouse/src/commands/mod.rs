@@ -14,6 +14,7 @@ mod generate;
 mod ingest;
 mod init;
 mod ml;
+mod serve;
 mod sql;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
@@ -32,6 +33,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tune(args) => ml::tune_cmd(&g, args).await,
         Command::Similar(args) => ml::similar_cmd(&g, args).await,
         Command::Models(cmd) => ml::models_cmd(&g, cmd).await,
+        Command::Serve(args) => serve::run(&g, args).await,
     }
 }
 
