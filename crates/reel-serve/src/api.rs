@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use reel_ml::model::{Fallback, top_k};
 use serde::de::DeserializeOwned;
@@ -133,10 +133,29 @@ fn json<T: Serialize>(status: StatusCode, v: &T) -> Response {
 // ---------------------------------------------------------------------------------------
 // Input.
 
+/// The two headers the routes read, taken without copying the whole header map (axum's
+/// `HeaderMap` extractor clones every header of every request).
+#[derive(Debug, Default)]
+pub struct Heads {
+    content_type: Option<HeaderValue>,
+    authorization: Option<HeaderValue>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Heads {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Heads {
+            content_type: parts.headers.get(header::CONTENT_TYPE).cloned(),
+            authorization: parts.headers.get(header::AUTHORIZATION).cloned(),
+        })
+    }
+}
+
 /// The body as JSON: checks the content type and the size, then parses with the path of
 /// the field at fault.
-fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+fn parse_json<T: DeserializeOwned>(headers: &Heads, body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
+    let ct = headers.content_type.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("");
     let mime = ct.split(';').next().unwrap_or("").trim();
     if !(mime.eq_ignore_ascii_case("application/json") || (mime.starts_with("application/") && mime.ends_with("+json"))) {
         return Err(ApiError::UnsupportedMediaType(format!(
@@ -155,6 +174,11 @@ fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: Result<Bytes, Byte
 }
 
 fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    // The plain parser first; only a refused body is parsed again to find the field at fault
+    // (tracking the path costs on every request).
+    if let Ok(v) = serde_json::from_slice(bytes) {
+        return Ok(v);
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let v: T = serde_path_to_error::deserialize(&mut de).map_err(json_error)?;
     de.end().map_err(|e| ApiError::bad(format!("malformed JSON: {e}"), None))?;
@@ -185,10 +209,16 @@ fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
 }
 
 fn check_id(field: &str, v: i64) -> ApiResult<i64> {
+    check_id_in("", field, v)
+}
+
+/// `prefix` locates the object in a batch (`[3].`); the name is only built for an error.
+fn check_id_in(prefix: &str, field: &str, v: i64) -> ApiResult<i64> {
     if (1..=MAX_ID).contains(&v) {
         Ok(v)
     } else {
-        Err(ApiError::bad(format!("{field} {v} is out of range; ids are integers from 1 to {MAX_ID}"), field.to_string()))
+        let field = format!("{prefix}{field}");
+        Err(ApiError::bad(format!("{field} {v} is out of range; ids are integers from 1 to {MAX_ID}"), field))
     }
 }
 
@@ -234,13 +264,13 @@ fn served(st: &AppState, role: Role) -> ApiResult<arc_swap::Guard<Option<Arc<Ser
 }
 
 /// Checks the bearer token of a write route (constant-time comparison).
-fn authorize(st: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+fn authorize(st: &AppState, headers: &Heads) -> ApiResult<()> {
     let Some(token) = st.params.token.as_deref() else {
         return Err(ApiError::Forbidden(
             "write routes are disabled: the server has no token (set serve.token_env in reelhouse.toml and restart)".into(),
         ));
     };
-    let Some(given) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(given) = headers.authorization.as_ref().and_then(|v| v.to_str().ok()) else {
         return Err(ApiError::Unauthorized("this route needs the header Authorization: Bearer <token>".into()));
     };
     let Some(given) = given.strip_prefix("Bearer ").or_else(|| given.strip_prefix("bearer ")) else {
@@ -289,8 +319,8 @@ pub struct PredictResponse<'a> {
 }
 
 fn predict_one<'a>(s: &'a Served, r: PredictRequest, field: &str) -> ApiResult<PredictResponse<'a>> {
-    let user = check_id(&format!("{field}user_id"), r.user_id)?;
-    let movie = check_id(&format!("{field}movie_id"), r.movie_id)?;
+    let user = check_id_in(field, "user_id", r.user_id)?;
+    let movie = check_id_in(field, "movie_id", r.movie_id)?;
     let m = s.model.as_ref();
     let u = m.users().get(user);
     let i = m.items().get(movie);
@@ -323,7 +353,7 @@ fn predict_one<'a>(s: &'a Served, r: PredictRequest, field: &str) -> ApiResult<P
         (status = 400, description = "Malformed JSON, a wrong type, an id out of range", body = ErrorBody),
         (status = 409, description = "The served model only ranks", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn predict(State(st): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult {
+pub async fn predict(State(st): State<AppState>, headers: Heads, body: Result<Bytes, BytesRejection>) -> ApiResult {
     let g = served(&st, Role::Predict)?;
     let s = g.as_ref().ok_or_else(|| ApiError::Internal("a loaded slot emptied".into()))?;
     if !s.rates() {
@@ -687,8 +717,8 @@ pub struct EventsResponse {
 }
 
 fn check_event(r: &EventRequest, field: &str, scale: reel_ml::data::Scale, now_micros: i64) -> ApiResult<Event> {
-    let user_id = check_id(&format!("{field}user_id"), r.user_id)?;
-    let movie_id = check_id(&format!("{field}movie_id"), r.movie_id)?;
+    let user_id = check_id_in(field, "user_id", r.user_id)?;
+    let movie_id = check_id_in(field, "movie_id", r.movie_id)?;
     let kind = match (r.kind, r.rating) {
         (Some(k), _) => k,
         (None, Some(_)) => EventKind::Rating,
@@ -734,7 +764,7 @@ fn check_event(r: &EventRequest, field: &str, scale: reel_ml::data::Scale, now_m
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 503, description = "The event buffer is full (the lake refuses writes)", body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn events(State(st): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult {
+pub async fn events(State(st): State<AppState>, headers: Heads, body: Result<Bytes, BytesRejection>) -> ApiResult {
     authorize(&st, &headers)?;
     let is_list = matches!(body.as_ref().map(|b| b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'[')), Ok(true));
     let list: Vec<EventRequest> = if is_list { parse_json(&headers, body)? } else { vec![parse_json(&headers, body)?] };
@@ -874,7 +904,7 @@ pub struct PromoteResponse {
 pub async fn promote(
     State(st): State<AppState>,
     name: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    headers: Heads,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     authorize(&st, &headers)?;

@@ -90,10 +90,12 @@ fn json_error(status: StatusCode, msg: String) -> Response {
     r
 }
 
-impl<S> Service<Request<Body>> for Guard<S>
+impl<S, B> Service<Request<Body>> for Guard<S>
 where
-    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Request<Body>, Response = axum::http::Response<B>, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
 {
     type Response = Response;
     type Error = Infallible;
@@ -129,7 +131,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             let resp = match tokio::time::timeout(shared.timeout, inner.call(req)).await {
-                Ok(Ok(r)) => r,
+                Ok(Ok(r)) => r.map(Body::new),
                 Ok(Err(never)) => match never {},
                 Err(_) => {
                     shared.metrics.timeouts.fetch_add(1, Ordering::Relaxed);

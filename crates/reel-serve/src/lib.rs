@@ -93,9 +93,13 @@ pub fn app(state: AppState) -> Router {
         .route("/docs", get(openapi::docs))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::wrong_method)
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
-        .layer(guard)
+        // One `Router::layer` call: each call wraps every route in another boxed service.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(guard)
+                .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+                .layer(DefaultBodyLimit::max(limit)),
+        )
         .with_state(state)
 }
 
