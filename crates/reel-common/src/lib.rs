@@ -22,6 +22,6 @@ mod error;
 mod ids;
 pub mod template;
 
-pub use config::{CatalogConfig, LakeConfig, S3Config, Workspace, WorkspaceConfig, CONFIG_FILE};
+pub use config::{CatalogConfig, LakeConfig, S3Config, ServeConfig, Workspace, WorkspaceConfig, CONFIG_FILE};
 pub use error::{Error, Result};
 pub use ids::{Ds, RunId, TableRef, Zone};

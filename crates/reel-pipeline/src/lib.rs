@@ -40,6 +40,7 @@ pub mod ingest;
 mod progress;
 pub mod run;
 pub mod scheduler;
+pub mod serving;
 pub mod tables;
 mod tasks;
 pub mod train;

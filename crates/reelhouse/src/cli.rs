@@ -147,6 +147,20 @@ pub enum Command {
     /// Pipeline files: list, check, export to Airflow
     #[command(subcommand)]
     Pipeline(crate::commands::pipelines::PipelineCommand),
+    /// Serve predictions, recommendations and events over HTTP (the champion models)
+    #[command(
+        long_about = "Serves the champion of each model over HTTP: POST /predict, GET /recommend/{user_id}, \
+                      GET /similar/{movie_id}, GET /movies/{movie_id}, GET /users/{user_id}/history, \
+                      POST /events (the speed layer), GET /models, POST /models/{name}/promote, /health, \
+                      /ready, /metrics (Prometheus), /openapi.json and /docs.\n\n\
+                      A new champion promoted by another process is picked up within --poll seconds; \
+                      POST /models/{name}/promote swaps at once. Write routes need a bearer token: \
+                      set serve.token_env (or serve.token) in reelhouse.toml, or REELHOUSE_SERVE_TOKEN; \
+                      without one a token is generated and printed. Settings also come from the \
+                      [serve] section of reelhouse.toml; flags override it. See docs/serving.md.",
+        after_help = "Examples:\n  reelhouse serve\n  reelhouse serve --addr 0.0.0.0:8080 --poll 10\n  reelhouse serve --predict-model recommender --recommend-model ranker\n  curl -s localhost:8080/predict -H 'content-type: application/json' -d '{\"user_id\": 196, \"movie_id\": 242}'"
+    )]
+    Serve(ServeArgs),
 
     /// Run the whole flow on the bundled MovieLens 100K and say where to look
     #[command(after_help = "Example:\n  reelhouse demo            # creates ./reelhouse-demo\n  reelhouse demo --dir /tmp/demo")]
@@ -261,6 +275,61 @@ pub struct GenerateMovielensArgs {
     /// Random seed: the same seed gives the same files
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: serve.addr, else 127.0.0.1:8080]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub addr: Option<String>,
+
+    /// Model whose champion answers /predict (a rating model)
+    #[arg(long, value_name = "NAME")]
+    pub predict_model: Option<String>,
+
+    /// Model whose champion answers /recommend and /similar
+    #[arg(long, value_name = "NAME")]
+    pub recommend_model: Option<String>,
+
+    /// Registry alias to serve
+    #[arg(long, default_value = "champion", value_name = "ALIAS")]
+    pub alias: String,
+
+    /// Seconds between registry polls for a new champion (0 = never) [default: 5]
+    #[arg(long, value_name = "SECONDS")]
+    pub poll: Option<f64>,
+
+    /// Turn the write routes (/events, promote) off
+    #[arg(long)]
+    pub read_only: bool,
+
+    /// Write a JSON access log line per request to FILE (- for stderr)
+    #[arg(long, value_name = "FILE")]
+    pub access_log: Option<PathBuf>,
+
+    /// Requests in flight above which new ones get 503 at once
+    #[arg(long, default_value_t = 512, value_name = "N")]
+    pub max_inflight: usize,
+
+    /// Connections served at once (more wait in the backlog)
+    #[arg(long, default_value_t = 4096, value_name = "N")]
+    pub max_connections: usize,
+
+    /// Request timeout in milliseconds (answered 503 past it)
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    pub timeout_ms: u64,
+
+    /// Largest request body in bytes
+    #[arg(long, default_value_t = 65_536, value_name = "BYTES")]
+    pub body_limit: usize,
+
+    /// Seconds between appends of buffered events to the lake
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    pub flush_seconds: f64,
+
+    /// Lake table the events go to [default: serve.events_table or raw.events]
+    #[arg(long, value_name = "TABLE")]
+    pub events_table: Option<String>,
 }
 
 #[derive(Debug, Args)]

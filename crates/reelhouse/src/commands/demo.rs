@@ -85,6 +85,7 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<ExitCode> {
         format!("{exe} {ws_flag} validate clean.ratings"),
         format!("{exe} {ws_flag} run retrain_weekly      # train, evaluate, promote behind the gate"),
         format!("{exe} {ws_flag} runs list"),
+        format!("{exe} {ws_flag} serve      # then: curl -s localhost:8080/recommend/196?k=5 (API at localhost:8080/docs)"),
         format!("{exe} {ws_flag} sql          # the interactive shell"),
     ];
     if g.format == Format::Table {

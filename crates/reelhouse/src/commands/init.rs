@@ -33,6 +33,7 @@ pub fn run(g: &GlobalArgs, args: InitArgs) -> Result<ExitCode> {
     let config = WorkspaceConfig {
         lake: LakeConfig { root: args.lake, s3 },
         catalog: CatalogConfig { url: args.catalog },
+        serve: None,
     };
     let ws = Workspace::init(&dir, config)?;
     let shipped = crate::shipped::write_into(&ws.dir)?;

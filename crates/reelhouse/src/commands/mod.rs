@@ -16,6 +16,7 @@ mod init;
 mod ml;
 pub mod pipelines;
 pub mod quality;
+mod serve;
 mod sql;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
@@ -39,6 +40,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Runs(cmd) => pipelines::runs_cmd(&g, cmd).await,
         Command::Scheduler(args) => pipelines::scheduler_cmd(&g, args).await,
         Command::Pipeline(cmd) => pipelines::pipeline_cmd(&g, cmd).await,
+        Command::Serve(args) => serve::run(&g, args).await,
     }
 }
 

@@ -5,6 +5,7 @@ mod demo;
 mod ingest;
 mod ml;
 mod pipelines;
+mod serve;
 mod sql;
 
 use std::path::{Path, PathBuf};
