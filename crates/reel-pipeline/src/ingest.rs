@@ -99,6 +99,9 @@ pub struct IngestOutcome {
     pub tables: Vec<TableOutcome>,
     /// Wall time of the whole load.
     pub seconds: f64,
+    /// Values changed by cleaning rules, counted (movies_metadata only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixes: Option<serde_json::Value>,
 }
 
 /// A source file as reported.
@@ -115,8 +118,8 @@ pub struct SourceSummary {
 }
 
 /// Sends parsed batches from the parsing thread to the async writers.
-struct ChannelSink {
-    tx: tokio::sync::mpsc::Sender<(Target, RecordBatch)>,
+pub(crate) struct ChannelSink {
+    pub(crate) tx: tokio::sync::mpsc::Sender<(Target, RecordBatch)>,
 }
 
 impl reel_ingest::Sink for ChannelSink {
@@ -374,10 +377,11 @@ async fn run_load(
             .collect(),
         tables,
         seconds: 0.0,
+        fixes: None,
     })
 }
 
-async fn abort_all(writers: HashMap<Target, TableWriter>) {
+pub(crate) async fn abort_all(writers: HashMap<Target, TableWriter>) {
     for (t, w) in writers {
         if let Err(e) = w.abort().await {
             tracing::warn!(table = %t.table_ref(), error = %e, "could not remove uncommitted files");

@@ -24,6 +24,7 @@ mod error;
 pub mod ingest;
 mod progress;
 pub mod tables;
+pub mod tmdb;
 pub mod train;
 
 pub use env::Env;

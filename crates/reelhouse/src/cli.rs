@@ -152,11 +152,26 @@ pub enum IngestCommand {
         after_help = "Examples:\n  reelhouse ingest movielens ~/data/ml-100k\n  reelhouse ingest movielens ~/data/ml-25m --ds 2025-04-09 --format json"
     )]
     Movielens(IngestMovielensArgs),
+
+    /// Kaggle/TMDB movies_metadata.csv into the clean.tmdb_* tables
+    #[command(
+        long_about = "Loads Kaggle's \"The Movies Dataset\" movies_metadata.csv (or a folder holding it) \
+                      into clean.tmdb_movies and the many-to-many tables clean.tmdb_genres / \
+                      tmdb_movie_genres, tmdb_companies / tmdb_movie_companies, tmdb_countries / \
+                      tmdb_movie_countries and tmdb_languages / tmdb_movie_languages.\n\n\
+                      The list columns are Python literals (single quotes, None/True/False) and are \
+                      read by a real parser. budget and revenue of 0 mean unknown and load as null. \
+                      Records with shifted columns, unparseable numbers or dates, release dates after \
+                      the ingest day, negative money or a repeated id go to quarantine.tmdb_movies \
+                      with the reason; the rest load.",
+        after_help = "Examples:\n  reelhouse ingest movies-metadata ~/data/the-movies-dataset/movies_metadata.csv\n  reelhouse ingest movies-metadata datasets/movies-metadata --ds 2025-04-09 --format json\n  reelhouse sql \"SELECT reason, count(*) FROM quarantine.tmdb_movies GROUP BY reason\""
+    )]
+    MoviesMetadata(IngestMovielensArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct IngestMovielensArgs {
-    /// The dataset folder (or any file in it)
+    /// The dataset folder (or a file in it)
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
 
