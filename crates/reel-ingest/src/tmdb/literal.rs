@@ -607,7 +607,7 @@ mod tests {
     #[test]
     fn errors_say_where() {
         let e = parse("[{'id': 16, 'name': 'Animation'} {'id': 35}]").unwrap_err();
-        assert_eq!(e.pos, 32, "{e}");
+        assert_eq!(e.pos, 33, "{e}");
         assert!(e.message.contains("expected ',' or ']'"), "{e}");
         let e = parse("[{'id': 16, 'name': 'Anim").unwrap_err();
         assert!(e.message.contains("unterminated string"), "{e}");

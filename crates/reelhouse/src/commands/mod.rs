@@ -14,6 +14,7 @@ mod generate;
 mod ingest;
 mod init;
 mod ml;
+mod report;
 mod sql;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
@@ -24,6 +25,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Catalog(cmd) => catalog::run(&g, cmd).await,
         Command::Sql(args) => sql::run(&g, args).await,
         Command::Generate(cmd) => generate::run(&g, cmd),
+        Command::Report(args) => report::run(&g, args).await,
         Command::Demo(args) => demo::run(&g, args).await,
         Command::Train(cmd) => ml::train_cmd(&g, cmd).await,
         Command::Evaluate(args) => ml::evaluate_cmd(&g, args).await,

@@ -4,6 +4,7 @@ mod crash;
 mod demo;
 mod ingest;
 mod ml;
+mod reports;
 mod sql;
 
 use std::path::{Path, PathBuf};
