@@ -25,7 +25,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 import duckdb_reports  # noqa: E402
 
-BIN = os.path.join(ROOT, "target", "release", "reelhouse")
+BIN = os.environ.get("REELHOUSE_BIN", os.path.join(ROOT, "target", "release", "reelhouse"))
 NAMES = ["rating-histogram", "films-per-year", "genre-frequency", "top-rated",
          "company-year", "company-year-genre", "genre-year"]
 

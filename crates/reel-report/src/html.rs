@@ -150,7 +150,7 @@ nav a{margin-right:14px;color:#1f3b57}section{background:#fff;border:1px solid #
 h2{margin:0 0 6px;font-size:20px;color:#1f3b57}.desc{margin:0 0 10px;color:#444;font-size:14px;line-height:1.45}\
 .meta{font-size:12px;color:#666;margin:0 0 10px}.chart svg{max-width:100%;height:auto;display:block;margin:0 auto}\
 table{border-collapse:collapse;font-size:13px;margin-top:10px;width:100%}th,td{padding:4px 8px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}\
-th{background:#f0f2f5;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
+th{background:#f0f2f5;font-weight:600}th.n{text-align:right}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
 .more{font-size:12px;color:#666;margin:6px 0 0}details{margin-top:10px;font-size:13px}pre{background:#f6f8fa;padding:10px;overflow-x:auto;font-size:12px}\
 .skip{color:#8a5a00}code{font-size:12px}";
 
@@ -212,8 +212,9 @@ fn table_html(h: &mut String, r: &ReportRun) {
     let t = &r.table;
     let cols = t.columns();
     h.push_str("<table><thead><tr>");
-    for c in &cols {
-        let _ = write!(h, "<th>{}</th>", escape(c));
+    for (k, c) in cols.iter().enumerate() {
+        let class = if t.is_numeric(k) { " class=\"n\"" } else { "" };
+        let _ = write!(h, "<th{class}>{}</th>", escape(c));
     }
     h.push_str("</tr></thead><tbody>");
     for row in t.rows().take(MAX_ROWS) {

@@ -231,7 +231,7 @@ fn bad_records_each_get_their_reason() {
     );
     let (sink, r) = load(&write(dir.path(), &body));
     assert_eq!(quarantined(&sink, 2).as_deref(), Some("negative budget -5"));
-    assert!(quarantined(&sink, 3).unwrap().starts_with("genres: bad literal: expected ',' or ']'"));
+    assert!(quarantined(&sink, 3).unwrap().starts_with("genres: bad literal: expected ',' or '}'"));
     assert_eq!(quarantined(&sink, 4).as_deref(), Some("bad release_date \"1999-02-30\": expected YYYY-MM-DD"));
     assert!(quarantined(&sink, 6).unwrap().starts_with("expected 8 fields, found 3"));
     assert_eq!(quarantined(&sink, 7).as_deref(), Some("duplicate id 4: line 5 was loaded with different values"));
