@@ -18,6 +18,8 @@ pub(crate) enum Stream {
     Profile = 3,
     /// Per-user ratings and tags.
     Ratings = 4,
+    /// The movies_metadata.csv generator.
+    Metadata = 5,
 }
 
 /// SplitMix64 step: a good 64-bit mixer, used to expand seeds.

@@ -129,7 +129,7 @@ impl VecSink {
 
     /// All rows of `target` in one batch (empty, with the table's schema, if none came).
     pub fn table(&self, target: Target) -> Result<RecordBatch> {
-        let schema = crate::movielens::schema(target);
+        let schema = crate::schema_of(target);
         let batches: Vec<&RecordBatch> = self.batches_for(target).collect();
         Ok(arrow::compute::concat_batches(&schema, batches)?)
     }

@@ -21,6 +21,14 @@ pub enum Error {
         /// The input.
         path: String,
     },
+    /// Every record of a file was quarantined.
+    #[error("nothing could be loaded from {path}: every record was quarantined; see `reelhouse sql \"SELECT reason, count(*) FROM {table} GROUP BY reason\"`")]
+    NothingLoadedFrom {
+        /// The input.
+        path: String,
+        /// The quarantine table to look at.
+        table: String,
+    },
     /// Training, evaluation or a model artifact.
     #[error(transparent)]
     Ml(#[from] reel_ml::Error),

@@ -113,6 +113,9 @@ pub struct IngestOutcome {
     pub tables: Vec<TableOutcome>,
     /// Wall time of the whole load.
     pub seconds: f64,
+    /// Values changed by cleaning rules, counted (movies_metadata only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixes: Option<serde_json::Value>,
 }
 
 /// A source file as reported.
@@ -129,7 +132,7 @@ pub struct SourceSummary {
 }
 
 /// What the parsing thread tells the async writers.
-enum ToWriter {
+pub(crate) enum ToWriter {
     /// Rows for a table.
     Batch(Target, RecordBatch),
     /// Forget what the table got so far: the parser starts it over.
@@ -137,8 +140,8 @@ enum ToWriter {
 }
 
 /// Sends parsed batches from the parsing thread to the async writers.
-struct ChannelSink {
-    tx: tokio::sync::mpsc::Sender<ToWriter>,
+pub(crate) struct ChannelSink {
+    pub(crate) tx: tokio::sync::mpsc::Sender<ToWriter>,
 }
 
 impl reel_ingest::Sink for ChannelSink {
@@ -455,6 +458,7 @@ async fn run_load(
             .collect(),
         tables,
         seconds: 0.0,
+        fixes: None,
     })
 }
 
@@ -485,7 +489,7 @@ async fn raw_partitioning(env: &Env, table: &TableRef) -> Result<Vec<String>> {
     })
 }
 
-async fn abort_all(writers: HashMap<Target, TableWriter>) {
+pub(crate) async fn abort_all(writers: HashMap<Target, TableWriter>) {
     for (t, w) in writers {
         if let Err(e) = w.abort().await {
             tracing::warn!(table = %t.table_ref(), error = %e, "could not remove uncommitted files");

@@ -43,6 +43,7 @@ pub mod scheduler;
 pub mod serving;
 pub mod tables;
 mod tasks;
+pub mod tmdb;
 pub mod train;
 
 pub use env::Env;

@@ -163,6 +163,19 @@ pub enum Command {
     Serve(ServeArgs),
 
     /// Run the whole flow on the bundled MovieLens 100K and say where to look
+    /// Named reports with charts: list, one report, or all of them as an HTML page
+    #[command(
+        long_about = "Runs a named SQL report over the lake and prints its rows (--format table, csv or json); \
+                      --chart draws it as SVG or PNG. `reelhouse report list` describes every report and \
+                      its parameters; `reelhouse report all --html DIR` writes one self-contained page \
+                      with every chart and table.\n\n\
+                      MovieLens reports: rating-histogram, films-per-year, genre-frequency, top-rated. \
+                      Movie-metadata reports: company-year, company-year-genre, genre-year.",
+        after_help = "Examples:\n  reelhouse report list\n  reelhouse report top-rated --param min_votes=100 --param bayesian=true --chart top.svg\n  reelhouse report company-year --param agg=avg --param company=pixar --format csv\n  reelhouse report genre-year --param from=1990 --chart genres.png\n  reelhouse report all --html report/"
+    )]
+    Report(ReportArgs),
+
+    /// Run the whole flow on the bundled MovieLens 100K and metadata; say where to look
     #[command(after_help = "Example:\n  reelhouse demo            # creates ./reelhouse-demo\n  reelhouse demo --dir /tmp/demo")]
     Demo(DemoArgs),
 }
@@ -207,11 +220,26 @@ pub enum IngestCommand {
         after_help = "Examples:\n  reelhouse ingest movielens ~/data/ml-100k\n  reelhouse ingest movielens ~/data/ml-25m --ds 2025-04-09 --format json"
     )]
     Movielens(IngestMovielensArgs),
+
+    /// Kaggle/TMDB movies_metadata.csv into the clean.tmdb_* tables
+    #[command(
+        long_about = "Loads Kaggle's \"The Movies Dataset\" movies_metadata.csv (or a folder holding it) \
+                      into clean.tmdb_movies and the many-to-many tables clean.tmdb_genres / \
+                      tmdb_movie_genres, tmdb_companies / tmdb_movie_companies, tmdb_countries / \
+                      tmdb_movie_countries and tmdb_languages / tmdb_movie_languages.\n\n\
+                      The list columns are Python literals (single quotes, None/True/False) and are \
+                      read by a real parser. budget and revenue of 0 mean unknown and load as null. \
+                      Records with shifted columns, unparseable numbers or dates, release dates after \
+                      the ingest day, negative money or a repeated id go to quarantine.tmdb_movies \
+                      with the reason; the rest load.",
+        after_help = "Examples:\n  reelhouse ingest movies-metadata ~/data/the-movies-dataset/movies_metadata.csv\n  reelhouse ingest movies-metadata datasets/movies-metadata --ds 2025-04-09 --format json\n  reelhouse sql \"SELECT reason, count(*) FROM quarantine.tmdb_movies GROUP BY reason\""
+    )]
+    MoviesMetadata(IngestMovielensArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct IngestMovielensArgs {
-    /// The dataset folder (or any file in it)
+    /// The dataset folder (or a file in it)
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
 
@@ -260,6 +288,25 @@ pub enum GenerateCommand {
     /// MovieLens-like CSV files (ratings, movies, tags, links) of any size
     #[command(after_help = "Example:\n  reelhouse generate movielens --ratings 25000000 --out data/ml-25m-gen --seed 42")]
     Movielens(GenerateMovielensArgs),
+
+    /// A movies_metadata.csv shaped like Kaggle's, with N movies
+    #[command(after_help = "Example:\n  reelhouse generate movies-metadata --movies 1000000 --out data/meta-1m --seed 42")]
+    MoviesMetadata(GenerateMetadataArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateMetadataArgs {
+    /// Number of movies (records) to write
+    #[arg(long, value_name = "N")]
+    pub movies: u64,
+
+    /// Output folder (created if missing); the file is movies_metadata.csv
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Random seed: the same seed gives the same file
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -330,6 +377,29 @@ pub struct ServeArgs {
     /// Lake table the events go to [default: serve.events_table or raw.events]
     #[arg(long, value_name = "TABLE")]
     pub events_table: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A report name, `list` (describe them) or `all` (run every report)
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// A report parameter, as NAME=VALUE (repeatable; see `report list`)
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub param: Vec<String>,
+
+    /// Draw the chart to this file (.svg or .png)
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<PathBuf>,
+
+    /// With `all`: write DIR/index.html with every chart and table
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
+
+    /// Most rows to print as a table (csv and json get every row)
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_rows: usize,
 }
 
 #[derive(Debug, Args)]

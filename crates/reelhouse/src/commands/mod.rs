@@ -17,6 +17,7 @@ mod ml;
 pub mod pipelines;
 pub mod quality;
 mod serve;
+mod report;
 mod sql;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Catalog(cmd) => catalog::run(&g, cmd).await,
         Command::Sql(args) => sql::run(&g, args).await,
         Command::Generate(cmd) => generate::run(&g, cmd),
+        Command::Report(args) => report::run(&g, args).await,
         Command::Demo(args) => demo::run(&g, args).await,
         Command::Train(cmd) => ml::train_cmd(&g, cmd).await,
         Command::Evaluate(args) => ml::evaluate_cmd(&g, args).await,

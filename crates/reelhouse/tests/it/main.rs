@@ -6,6 +6,7 @@ mod ingest;
 mod ml;
 mod pipelines;
 mod serve;
+mod reports;
 mod sql;
 
 use std::path::{Path, PathBuf};
