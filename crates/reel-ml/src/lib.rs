@@ -34,6 +34,8 @@ pub mod data;
 mod error;
 pub mod eval;
 pub mod model;
+pub mod optim;
 pub mod reco;
+pub mod tabular;
 
 pub use error::{Error, Result};
