@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 pub mod artifact;
+pub mod cluster;
 pub mod data;
 mod error;
 pub mod eval;

@@ -529,6 +529,46 @@ fn fit_all(opts: &TrainOptions, task: &Task, rows: &Rows, obs: &mut dyn FitObser
     Ok((prep, reports, est))
 }
 
+/// Every number of the preprocessing plans, in plan order.
+fn prep_numbers(p: &Preprocessor) -> Vec<f64> {
+    use super::prep::Plan;
+    let mut v = Vec::new();
+    for (_, plan) in &p.plans {
+        match plan {
+            Plan::Numeric { median, mean, std, edges, .. } => {
+                v.extend_from_slice(&[*median, *mean, *std]);
+                v.extend_from_slice(edges);
+            }
+            Plan::Ordinal { mean, std, .. } => v.extend_from_slice(&[*mean, *std]),
+            _ => {}
+        }
+    }
+    v
+}
+
+fn set_prep_numbers(p: &mut Preprocessor, v: &[f64]) {
+    use super::prep::Plan;
+    let mut it = v.iter().copied();
+    for (_, plan) in &mut p.plans {
+        match plan {
+            Plan::Numeric { median, mean, std, edges, .. } => {
+                for x in [median, mean, std] {
+                    *x = it.next().unwrap_or(*x);
+                }
+                for e in edges.iter_mut() {
+                    *e = it.next().unwrap_or(*e);
+                }
+            }
+            Plan::Ordinal { mean, std, .. } => {
+                for x in [mean, std] {
+                    *x = it.next().unwrap_or(*x);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 fn positive_scores(p: &[f64], k: usize, pos: usize) -> Vec<f64> {
     p.chunks(k).map(|r| r[pos]).collect()
 }
@@ -850,6 +890,9 @@ impl TabularModel {
         w.meta("columns", serde_json::to_value(&self.columns).unwrap_or_default());
         w.meta("threshold", serde_json::json!(self.threshold));
         w.meta("threshold_rule", serde_json::to_value(self.threshold_rule).unwrap_or_default());
+        // JSON numbers may not parse back to the same bits: the exact values travel as f64s.
+        w.f64s("prep_numbers", prep_numbers(&self.prep));
+        w.f64s("threshold_value", self.threshold.into_iter().collect());
         match &self.estimator {
             Estimator::Linear(m) => {
                 w.meta("loss", serde_json::to_value(m.loss).unwrap_or_default());
@@ -891,7 +934,10 @@ impl TabularModel {
         let prep: Preprocessor = serde_json::from_value(get("prep")?).map_err(|e| bad("prep", e))?;
         let columns: Vec<ColumnReport> = serde_json::from_value(get("columns")?).map_err(|e| bad("columns", e))?;
         let target: String = serde_json::from_value(get("target")?).map_err(|e| bad("target", e))?;
-        let threshold: Option<f64> = serde_json::from_value(get("threshold")?).map_err(|e| bad("threshold", e))?;
+        let mut prep = prep;
+        let exact = a.take_f64("prep_numbers", Some(prep_numbers(&prep).len()))?;
+        set_prep_numbers(&mut prep, &exact);
+        let threshold: Option<f64> = a.take_f64("threshold_value", None)?.first().copied();
         let threshold_rule: ThresholdRule = serde_json::from_value(get("threshold_rule")?).map_err(|e| bad("threshold_rule", e))?;
         let p = prep.width();
         let estimator = match &params {

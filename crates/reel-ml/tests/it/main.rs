@@ -1,4 +1,5 @@
 //! Integration tests of reel-ml on the peers' ML-100K split (testdata/ml-100k-splits).
+mod classic;
 mod common;
 mod eval;
 mod implicit;
