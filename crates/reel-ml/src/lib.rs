@@ -38,5 +38,6 @@ pub mod model;
 pub mod optim;
 pub mod reco;
 pub mod tabular;
+pub mod text;
 
 pub use error::{Error, Result};

@@ -88,6 +88,23 @@ impl Design for Csr {
     }
     fn dot_row(&self, r: usize, w: &[f64], k: usize, out: &mut [f64]) {
         let (idx, val) = self.row(r);
+        if k == 3 {
+            // The sentiment model's case, unrolled: three classes per stored value.
+            let (mut a, mut b, mut c) = (0.0, 0.0, 0.0);
+            for (&j, &x) in idx.iter().zip(val) {
+                let j = j as usize * 3;
+                let x = x as f64;
+                if let Some(wj) = w.get(j..j + 3) {
+                    a += x * wj[0];
+                    b += x * wj[1];
+                    c += x * wj[2];
+                }
+            }
+            out[0] += a;
+            out[1] += b;
+            out[2] += c;
+            return;
+        }
         for (&j, &x) in idx.iter().zip(val) {
             let j = j as usize;
             let wj = &w[j * k..(j + 1) * k];
@@ -98,6 +115,19 @@ impl Design for Csr {
     }
     fn add_row(&self, r: usize, coef: &[f64], k: usize, grad: &mut [f64]) {
         let (idx, val) = self.row(r);
+        if k == 3 {
+            let (a, b, c) = (coef[0], coef[1], coef[2]);
+            for (&j, &x) in idx.iter().zip(val) {
+                let j = j as usize * 3;
+                let x = x as f64;
+                if let Some(gj) = grad.get_mut(j..j + 3) {
+                    gj[0] += x * a;
+                    gj[1] += x * b;
+                    gj[2] += x * c;
+                }
+            }
+            return;
+        }
         for (&j, &x) in idx.iter().zip(val) {
             let j = j as usize;
             let gj = &mut grad[j * k..(j + 1) * k];

@@ -5,3 +5,4 @@ mod eval;
 mod implicit;
 mod knn;
 mod mf;
+mod sentiment;
