@@ -19,10 +19,12 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod classic;
 mod env;
 mod error;
 pub mod ingest;
 mod progress;
+pub mod sentiment;
 pub mod tables;
 pub mod train;
 
