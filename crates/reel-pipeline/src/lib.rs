@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 
 pub mod airflow;
+pub mod classic;
 pub mod clock;
 pub mod cron;
 pub mod dag;
@@ -41,6 +42,7 @@ mod progress;
 pub mod run;
 pub mod scheduler;
 pub mod serving;
+pub mod sentiment;
 pub mod tables;
 mod tasks;
 pub mod tmdb;

@@ -161,6 +161,24 @@ pub enum Command {
         after_help = "Examples:\n  reelhouse serve\n  reelhouse serve --addr 0.0.0.0:8080 --poll 10\n  reelhouse serve --predict-model recommender --recommend-model ranker\n  curl -s localhost:8080/predict -H 'content-type: application/json' -d '{\"user_id\": 196, \"movie_id\": 242}'"
     )]
     Serve(ServeArgs),
+    /// Score rows or texts with a registered classifier or sentiment model
+    #[command(subcommand)]
+    Predict(PredictCommand),
+
+    /// Customer segmentation: k-means over a range of k, SSE, silhouette, profiles
+    #[command(
+        long_about = "Clusters the rows of a table or CSV with k-means (k-means++ seeds, several restarts) for every k \
+                      of --k, reports SSE and silhouette per k (the elbow chart, --chart FILE.svg) and the profile \
+                      (size, mean of each feature) of every segment at the k with the best silhouette.\n\n\
+                      `reelhouse segment users` builds curated.user_features from clean.ratings first (activity, mean \
+                      rating, recency, genre shares) and clusters MovieLens users out of the box.",
+        after_help = "Examples:\n  reelhouse segment users --k 2..8 --chart elbow.svg\n  reelhouse segment --table curated.user_features --features ratings,mean_rating,recency_days --k 2..10\n  reelhouse segment --csv customers.csv --features age,spend --k 3 --format json"
+    )]
+    Segment(SegmentArgs),
+
+    /// Build the built-in feature tables (curated.user_features, user_churn_features)
+    #[command(subcommand)]
+    Features(FeaturesCommand),
 
     /// Run the whole flow on the bundled MovieLens 100K and say where to look
     /// Named reports with charts: list, one report, or all of them as an HTML page
@@ -464,6 +482,217 @@ pub enum TrainCommand {
         after_help = "Examples:\n  reelhouse train recommender --algo svd --factors 50 --epochs 20 --split random:0.8 --seed 42\n  reelhouse train recommender --algo ials --param alpha=20 --promote\n  reelhouse train recommender --algo svd --train train.csv --test test.csv --format json"
     )]
     Recommender(TrainRecommenderArgs),
+
+    /// Train a tabular classifier (or regressor) on any CSV or table with a target
+    #[command(
+        long_about = "Trains logistic regression, a random forest or gradient-boosted trees on a CSV or lake table \
+                      with a target column, evaluates it on --test FILE (or a stratified 20% held out) and registers it.\n\n\
+                      Preprocessing is fitted on the training rows only and saved with the model: one-hot (or \
+                      ordinal) text columns with unseen categories handled, standardised numbers, median \
+                      imputation with a missing indicator, and identifiers, all-missing and constant columns \
+                      dropped; the report says what happened to every column (docs/classifiers.md has the rules).\n\n\
+                      Reports ROC AUC, PR AUC, accuracy, precision, recall, F1, a confusion matrix, a calibration \
+                      table, the precision/recall/threshold table and feature importance; numeric targets get MAE, \
+                      RMSE and R². --threshold-rule picks the cut-off on out-of-fold scores (k-fold CV on the \
+                      training rows) and stores it with the model.",
+        after_help = "Examples:\n  reelhouse train classifier --csv train.csv --test test.csv --target churn\n  reelhouse train classifier --csv train.csv --test test.csv --target churn --algo gbt --format json\n  reelhouse train classifier --csv train.csv --target churn --algo logreg --param bins=10 --param class_weight=balanced --param c=0.05\n  reelhouse train classifier --table curated.user_churn_features --target churned --threshold-rule precision>=0.6\n  reelhouse train classifier --csv houses.csv --target price --task regression"
+    )]
+    Classifier(TrainClassifierArgs),
+
+    /// Train the review sentiment model (TF-IDF + logistic regression)
+    #[command(
+        long_about = "Trains the negative / neutral / positive review classifier: tokens, optional stop words, TF-IDF \
+                      of word 1- and 2-grams (min_df, sublinear tf), multinomial logistic regression with balanced \
+                      class weights by default; prints the classification report (precision, recall, F1 per class, \
+                      macro and weighted averages, confusion matrix) and registers the model.\n\n\
+                      Data: --train FILE --test FILE (CSV with text,label columns, or text,rating with ratings 1-5: \
+                      <= 2 negative, 3 neutral, >= 4 positive), or the workspace's review table (clean.reviews: \
+                      review_text, rating, optional title), split 80/20.",
+        after_help = "Examples:\n  reelhouse train sentiment --train reviews-train.csv --test reviews-test.csv\n  reelhouse train sentiment --format json --param c=2\n  reelhouse train sentiment --table clean.reviews --no-register"
+    )]
+    Sentiment(TrainSentimentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainClassifierArgs {
+    /// Training data: a CSV file with a header row
+    #[arg(long, value_name = "FILE", conflicts_with = "table")]
+    pub csv: Option<std::path::PathBuf>,
+
+    /// Training data: a lake table, zone.name or zone.name@VERSION
+    #[arg(long, value_name = "TABLE")]
+    pub table: Option<String>,
+
+    /// Test data with the same columns (default: hold out a stratified 20%)
+    #[arg(long, value_name = "FILE")]
+    pub test: Option<std::path::PathBuf>,
+
+    /// The column to predict
+    #[arg(long, value_name = "COLUMN")]
+    pub target: String,
+
+    /// Algorithm: logreg, forest or gbt
+    #[arg(long, default_value = "logreg", value_name = "NAME")]
+    pub algo: String,
+
+    /// Any algorithm parameter, as NAME=VALUE (repeatable)
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub param: Vec<String>,
+
+    /// Decision threshold: 0.5, max-f1, precision>=P or recall>=R
+    #[arg(long, default_value = "0.5", value_name = "RULE")]
+    pub threshold_rule: String,
+
+    /// The positive class of a two-class target (default: yes-like, else the rarer)
+    #[arg(long, value_name = "LABEL")]
+    pub positive: Option<String>,
+
+    /// auto, classification or regression
+    #[arg(long, default_value = "auto", value_name = "TASK")]
+    pub task: String,
+
+    /// Columns to leave out, comma-separated
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub drop: Vec<String>,
+
+    /// Folds of the cross-validation on the training rows (0 = none)
+    #[arg(long, default_value_t = 5, value_name = "K")]
+    pub cv: usize,
+
+    /// Seed of the split, the folds and the models
+    #[arg(long, default_value_t = 42, value_name = "N")]
+    pub seed: u64,
+
+    /// Registry name of the model
+    #[arg(long, default_value = "classifier", value_name = "NAME")]
+    pub name: String,
+
+    /// Do not store or register the model
+    #[arg(long)]
+    pub no_register: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainSentimentArgs {
+    /// Training reviews (CSV: text,label or text,rating)
+    #[arg(long, value_name = "FILE", requires = "test")]
+    pub train: Option<std::path::PathBuf>,
+
+    /// Test reviews (CSV: text,label or text,rating)
+    #[arg(long, value_name = "FILE", requires = "train")]
+    pub test: Option<std::path::PathBuf>,
+
+    /// Review table to train on without files
+    #[arg(long, default_value = "clean.reviews", value_name = "TABLE")]
+    pub table: String,
+
+    /// Any parameter (c, min_df, max_ngram, stop_words, class_weight...), NAME=VALUE
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub param: Vec<String>,
+
+    /// Seed of the table's 80/20 split
+    #[arg(long, default_value_t = 42, value_name = "N")]
+    pub seed: u64,
+
+    /// Registry name of the model
+    #[arg(long, default_value = "sentiment", value_name = "NAME")]
+    pub name: String,
+
+    /// Do not store or register the model
+    #[arg(long)]
+    pub no_register: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PredictCommand {
+    /// Score every row of a CSV with a registered classifier
+    #[command(after_help = "Examples:\n  reelhouse predict classifier classifier --csv new-customers.csv\n  reelhouse predict classifier churn@2 --csv rows.csv --format csv > scored.csv")]
+    Classifier(PredictClassifierArgs),
+    /// Label a review negative, neutral or positive
+    #[command(after_help = "Examples:\n  reelhouse predict sentiment \"Loved it, fits perfectly\"\n  reelhouse predict sentiment --model sentiment@2 \"meh\" --format json")]
+    Sentiment(PredictSentimentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PredictClassifierArgs {
+    /// NAME (its champion, else latest), NAME@VERSION or NAME:ALIAS
+    #[arg(value_name = "MODEL")]
+    pub model: String,
+
+    /// Rows to score (CSV with the training columns; the target may be absent)
+    #[arg(long, value_name = "FILE")]
+    pub csv: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictSentimentArgs {
+    /// The review text (several texts: several arguments)
+    #[arg(value_name = "TEXT", required = true, num_args = 1..)]
+    pub text: Vec<String>,
+
+    /// NAME (its champion, else latest), NAME@VERSION or NAME:ALIAS
+    #[arg(long, default_value = "sentiment", value_name = "MODEL")]
+    pub model: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SegmentArgs {
+    /// `users`: build curated.user_features and cluster MovieLens users
+    #[arg(value_name = "WHAT", value_parser = ["users"])]
+    pub what: Option<String>,
+
+    /// Rows to cluster: a lake table (zone.name[@VERSION])
+    #[arg(long, value_name = "TABLE", conflicts_with = "csv")]
+    pub table: Option<String>,
+
+    /// Rows to cluster: a CSV file
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<std::path::PathBuf>,
+
+    /// Numeric feature columns, comma-separated (default: every numeric column)
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub features: Vec<String>,
+
+    /// k values: 2..10 (inclusive), 3,5,8 or one number
+    #[arg(short = 'k', long = "k", default_value = "2..8", value_name = "RANGE")]
+    pub k: String,
+
+    /// k-means++ restarts per k (the lowest SSE wins)
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub restarts: usize,
+
+    /// Seed of the seeds
+    #[arg(long, default_value_t = 42, value_name = "N")]
+    pub seed: u64,
+
+    /// Cluster the raw values instead of standardised ones
+    #[arg(long)]
+    pub no_scale: bool,
+
+    /// Write the elbow chart (SSE and silhouette by k) to this SVG file
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeaturesCommand {
+    /// curated.user_features: activity, mean rating, recency, genre shares per user
+    #[command(after_help = "Example:\n  reelhouse features users")]
+    Users,
+    /// curated.user_churn_features: activity up to a cut-off, churned = silent N days after
+    #[command(after_help = "Examples:\n  reelhouse features churn --silent-days 30\n  reelhouse features churn --cutoff 1998-03-01 --silent-days 14\n  reelhouse train classifier --table curated.user_churn_features --target churned --drop user_id")]
+    Churn(ChurnFeaturesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ChurnFeaturesArgs {
+    /// Cut-off day YYYY-MM-DD [default: silent-days before the newest rating]
+    #[arg(long, value_name = "DAY")]
+    pub cutoff: Option<String>,
+
+    /// A user is churned when silent this many days after the cut-off
+    #[arg(long, default_value_t = 30, value_name = "DAYS")]
+    pub silent_days: u32,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ use reel_pipeline::Env;
 use crate::cli::{Cli, Command, GlobalArgs};
 
 mod catalog;
+mod classify;
 mod demo;
 mod generate;
 mod ingest;
@@ -30,7 +31,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Generate(cmd) => generate::run(&g, cmd),
         Command::Report(args) => report::run(&g, args).await,
         Command::Demo(args) => demo::run(&g, args).await,
+        Command::Train(crate::cli::TrainCommand::Classifier(a)) => classify::train_classifier_cmd(&g, a).await,
+        Command::Train(crate::cli::TrainCommand::Sentiment(a)) => classify::train_sentiment_cmd(&g, a).await,
         Command::Train(cmd) => ml::train_cmd(&g, cmd).await,
+        Command::Predict(cmd) => classify::predict_cmd(&g, cmd).await,
+        Command::Segment(a) => classify::segment_cmd(&g, a).await,
+        Command::Features(cmd) => classify::features_cmd(&g, cmd).await,
         Command::Evaluate(args) => ml::evaluate_cmd(&g, args).await,
         Command::Compare(args) => ml::compare_cmd(&g, args).await,
         Command::Recommend(args) => ml::recommend_cmd(&g, args).await,

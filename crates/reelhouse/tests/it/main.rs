@@ -1,4 +1,5 @@
 //! End-to-end tests of the `reelhouse` binary: run it as a user would, read what it prints.
+mod classify;
 mod cli;
 mod crash;
 mod demo;
