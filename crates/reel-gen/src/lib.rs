@@ -1,6 +1,8 @@
 //! Synthetic data sets for benchmarks and demos, shaped like the real ones.
 //!
-//! Today: the MovieLens CSV family (`reelhouse generate movielens`), in the exact format of
+//! Two generators: a DVD-rental company and its daily activity ([`rental`], for
+//! `reelhouse generate rental`: rows for PostgreSQL and the vendor's review files), and
+//! the MovieLens CSV family (`reelhouse generate movielens`), in the exact format of
 //! MovieLens 25M / ml-latest, at any size from a thousand to two billion ratings. The files
 //! feed `reelhouse ingest movielens` like a real download would, so ingest, the lake and the
 //! recommenders can be measured at sizes no one ships.
@@ -44,6 +46,7 @@ mod csv;
 mod error;
 mod movielens;
 mod ratings;
+pub mod rental;
 mod rng;
 mod time;
 mod users;
