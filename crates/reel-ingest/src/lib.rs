@@ -1,4 +1,5 @@
-//! Parsing MovieLens files into Arrow record batches: the first stage of reelhouse.
+//! Parsing MovieLens files and vendor review files ([`reviews`]) into Arrow record
+//! batches: the first stage of reelhouse.
 //!
 //! This crate reads files and nothing else: no lake, no async. It finds which MovieLens
 //! release a folder holds, parses its files (in parallel, in big chunks) and hands typed
@@ -34,6 +35,7 @@
 
 mod error;
 pub mod movielens;
+pub mod reviews;
 pub mod sink;
 pub mod source;
 

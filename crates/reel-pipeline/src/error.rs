@@ -21,6 +21,9 @@ pub enum Error {
         /// The input.
         path: String,
     },
+    /// A PostgreSQL source.
+    #[error(transparent)]
+    Postgres(#[from] reel_postgres::Error),
     /// Training, evaluation or a model artifact.
     #[error(transparent)]
     Ml(#[from] reel_ml::Error),

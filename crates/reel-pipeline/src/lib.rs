@@ -22,6 +22,8 @@
 mod env;
 mod error;
 pub mod ingest;
+pub mod postgres;
+pub mod reviews;
 mod progress;
 pub mod tables;
 pub mod train;
