@@ -185,6 +185,7 @@ impl Catalog {
             .chain(crate::registry::REGISTRY_SCHEMA)
             .chain(crate::pipeline::PIPELINE_SCHEMA)
             .chain(crate::quality::QUALITY_SCHEMA)
+            .chain(crate::extract::EXTRACT_SCHEMA)
         {
             sqlx::query(*stmt)
                 .execute(&self.pool)

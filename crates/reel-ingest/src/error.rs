@@ -93,6 +93,14 @@ pub enum Error {
         /// What gave it away.
         reason: String,
     },
+    /// A file that cannot be read as a whole (a review file without its header).
+    #[error("{path}: {reason}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what the file should look like.
+        reason: String,
+    },
     /// The caller's sink refused a batch.
     #[error("writing {table}: {source}")]
     Sink {

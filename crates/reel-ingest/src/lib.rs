@@ -1,5 +1,5 @@
-//! Parsing MovieLens files and Kaggle's `movies_metadata.csv` into Arrow record batches:
-//! the first stage of reelhouse.
+//! Parsing MovieLens files, Kaggle's `movies_metadata.csv` and vendor review files
+//! ([`reviews`]) into Arrow record batches: the first stage of reelhouse.
 //!
 //! This crate reads files and nothing else: no lake, no async. It finds which MovieLens
 //! release a folder holds, parses its files (in parallel, in big chunks) and hands typed
@@ -36,6 +36,7 @@
 
 mod error;
 pub mod movielens;
+pub mod reviews;
 pub mod sink;
 pub mod source;
 pub mod tmdb;

@@ -29,6 +29,9 @@ pub enum Error {
         /// The quarantine table to look at.
         table: String,
     },
+    /// A PostgreSQL source.
+    #[error(transparent)]
+    Postgres(#[from] reel_postgres::Error),
     /// Training, evaluation or a model artifact.
     #[error(transparent)]
     Ml(#[from] reel_ml::Error),

@@ -38,6 +38,8 @@ pub mod dag;
 mod env;
 mod error;
 pub mod ingest;
+pub mod postgres;
+pub mod reviews;
 mod progress;
 pub mod run;
 pub mod scheduler;

@@ -258,6 +258,83 @@ pub async fn run(c: &Catalog) {
     assert!(c.model_names().await.unwrap().contains(&model));
     assert!(c.set_model_alias(&model, "champion", 9, "no such version").await.is_err());
     serde_json::to_value(&versions).unwrap();
+
+    extracts_and_watermarks(c, &name("payment")).await;
+}
+
+/// Extracts from a source database: each one recorded with its lineage, the watermark
+/// moving only as the extracts say.
+async fn extracts_and_watermarks(c: &Catalog, table_name: &str) {
+    use reel_catalog::{NewExtract, WatermarkChange};
+    let t = TableRef::try_new(Zone::Raw, table_name).unwrap();
+    let run = RunId::new();
+    assert!(c.watermark(&t).await.unwrap().is_none());
+    let extract = |v: i64, low: Option<&str>, high: Option<&str>, change: WatermarkChange| NewExtract {
+        table: t.clone(),
+        version: v,
+        run_id: run.0.clone(),
+        url: "postgres://reel:***@db/rental".into(),
+        source: "table public.payment".into(),
+        query: "SELECT \"payment_id\" FROM public.payment WHERE \"payment_date\" > '2025-01-01 00:00:00'::timestamp".into(),
+        watermark_column: Some("payment_date".into()),
+        low: low.map(String::from),
+        high: high.map(String::from),
+        rows: 10 * (v + 1),
+        quarantined: v,
+        attempts: 1 + v,
+        change,
+        created_at: at("2025-04-09T10:00:00Z") + Duration::minutes(v),
+    };
+    let set = |value: &str| WatermarkChange::Set { kind: "timestamp".into(), value: value.into() };
+    // The table version exists first (as ingest writes it), then the extract.
+    c.record_version(version(&t, 0, &run)).await.unwrap();
+    c.record_extract(&extract(0, None, Some("2025-01-01 23:59:00.5"), set("2025-01-01 23:59:00.5"))).await.unwrap();
+    let w = c.watermark(&t).await.unwrap().unwrap();
+    assert_eq!((w.column.as_str(), w.kind.as_str(), w.value.as_str(), w.table_version), ("payment_date", "timestamp", "2025-01-01 23:59:00.5", 0));
+    assert_eq!(w.source, "table public.payment");
+    assert_eq!(w.run_id, run.0);
+
+    // An extract without new rows keeps the watermark; the next one moves it.
+    c.record_version(version(&t, 1, &run)).await.unwrap();
+    c.record_extract(&extract(1, Some("2025-01-01 23:59:00.5"), None, WatermarkChange::Keep)).await.unwrap();
+    assert_eq!(c.watermark(&t).await.unwrap().unwrap().table_version, 0);
+    c.record_version(version(&t, 2, &run)).await.unwrap();
+    c.record_extract(&extract(2, Some("2025-01-01 23:59:00.5"), Some("2025-01-02 21:00:00"), set("2025-01-02 21:00:00"))).await.unwrap();
+    let w = c.watermark(&t).await.unwrap().unwrap();
+    assert_eq!((w.value.as_str(), w.table_version), ("2025-01-02 21:00:00", 2));
+
+    // Recording an extract again replaces it, lineage included.
+    c.record_extract(&extract(2, Some("2025-01-01 23:59:00.5"), Some("2025-01-02 21:00:00"), set("2025-01-02 21:00:00"))).await.unwrap();
+    let xs = c.extracts(&t).await.unwrap();
+    assert_eq!(xs.iter().map(|x| x.version).collect::<Vec<_>>(), vec![2, 1, 0]);
+    assert_eq!(xs[0].low.as_deref(), Some("2025-01-01 23:59:00.5"));
+    assert_eq!(xs[0].high.as_deref(), Some("2025-01-02 21:00:00"));
+    assert_eq!((xs[0].rows, xs[0].quarantined, xs[0].attempts), (30, 2, 3));
+    assert_eq!(xs[0].watermark_kind.as_deref(), Some("timestamp"));
+    assert_eq!(xs[1].watermark_kind, None);
+    assert!(xs[2].query.contains("'2025-01-01 00:00:00'::timestamp"), "quotes survive: {}", xs[2].query);
+    let lineage = c.lineage(&t).await.unwrap();
+    let pg: Vec<&str> = lineage.iter().filter(|l| l.kind == "postgres").map(|l| l.source.as_str()).collect();
+    assert_eq!(pg.len(), 3, "{lineage:?}");
+    assert_eq!(pg[0], "postgres://reel:***@db/rental table public.payment, payment_date in (2025-01-01 23:59:00.5, 2025-01-02 21:00:00]");
+    assert!(pg[1].ends_with("(no new rows)"), "{}", pg[1]);
+    assert!(pg[2].contains("in (-inf, 2025-01-01 23:59:00.5]"), "{}", pg[2]);
+
+    // A full extract clears it; clearing twice reports nothing to clear.
+    c.record_version(version(&t, 3, &run)).await.unwrap();
+    let mut full = extract(3, None, None, WatermarkChange::Clear);
+    full.watermark_column = None;
+    c.record_extract(&full).await.unwrap();
+    assert!(c.watermark(&t).await.unwrap().is_none());
+    assert!(!c.clear_watermark(&t).await.unwrap());
+    c.record_extract(&extract(2, None, Some("x"), set("2025-01-03 00:00:00"))).await.unwrap();
+    assert!(c.clear_watermark(&t).await.unwrap());
+
+    // Setting a watermark needs a column.
+    let mut bad = extract(4, None, Some("1"), set("1"));
+    bad.watermark_column = None;
+    assert!(matches!(c.record_extract(&bad).await.unwrap_err(), Error::InvalidArgument { .. }));
+    serde_json::to_value(c.extracts(&t).await.unwrap()).unwrap();
 }
 
 /// Pipeline runs, task attempts and the pipeline-day lock.

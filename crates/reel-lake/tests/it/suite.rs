@@ -401,6 +401,10 @@ pub async fn history_lists_commits_newest_first(lake: &Lake) {
     assert_eq!(h[2].metadata["run_id"], "run-a");
     assert_eq!(h[0].metadata["operationMetrics"]["numOutputRows"], 2);
     assert!(h[0].timestamp >= h[2].timestamp);
+    // Only the commits after a version.
+    let after = lake.history_after(&table, 0).await.unwrap();
+    assert_eq!(after.iter().map(|c| c.version).collect::<Vec<_>>(), vec![2, 1]);
+    assert!(lake.history_after(&table, 2).await.unwrap().is_empty());
 }
 
 pub async fn open_version_out_of_range_is_refused(lake: &Lake) {
