@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use arrow::record_batch::RecordBatch;
 use chrono::Utc;
 use reel_catalog::{ColumnEntry, NewTableVersion, RunStatus, SourceEntry};
 use reel_common::{RunId, TableRef, Zone};
