@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use reel_pipeline::Progress;
 use serde::Serialize;
 
-use crate::cli::{Format, GenerateCommand, GlobalArgs};
+use crate::cli::{Format, GenerateMovielensArgs, GlobalArgs};
 use crate::progress::Bar;
 use crate::render::{print, Rows};
 
@@ -22,8 +22,7 @@ struct Generated {
     seconds: f64,
 }
 
-pub fn run(g: &GlobalArgs, cmd: GenerateCommand) -> Result<ExitCode> {
-    let GenerateCommand::Movielens(args) = cmd;
+pub fn run(g: &GlobalArgs, args: GenerateMovielensArgs) -> Result<ExitCode> {
     let params = reel_gen::MovieLensGenParams::new(args.ratings).seed(args.seed).check()?;
     let bar = Bar::new(g.no_progress);
     bar.begin("ratings", Some(args.ratings));

@@ -6,12 +6,11 @@ use reel_common::Ds;
 use reel_pipeline::ingest::{ingest_movielens, IngestOutcome, IngestRequest};
 
 use super::{command_line, display_path, open_env};
-use crate::cli::{Format, GlobalArgs, IngestCommand};
+use crate::cli::{Format, GlobalArgs, IngestMovielensArgs};
 use crate::progress::Bar;
 use crate::render::{print, Rows};
 
-pub async fn run(g: &GlobalArgs, cmd: IngestCommand) -> Result<ExitCode> {
-    let IngestCommand::Movielens(args) = cmd;
+pub async fn run(g: &GlobalArgs, args: IngestMovielensArgs) -> Result<ExitCode> {
     let ds = match &args.ds {
         Some(d) => d.parse::<Ds>()?,
         None => Ds::today(),

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use reel_common::Workspace;
 use reel_pipeline::Env;
 
-use crate::cli::{Cli, Command, GlobalArgs};
+use crate::cli::{Cli, Command, GenerateCommand, GlobalArgs, IngestCommand};
 
 mod catalog;
 mod demo;
@@ -14,16 +14,20 @@ mod generate;
 mod ingest;
 mod init;
 mod ml;
+pub(crate) mod pg;
 mod sql;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let g = cli.global;
     match cli.command {
         Command::Init(args) => init::run(&g, args),
-        Command::Ingest(cmd) => ingest::run(&g, cmd).await,
+        Command::Ingest(IngestCommand::Movielens(args)) => ingest::run(&g, args).await,
+        Command::Ingest(IngestCommand::Postgres(args)) => pg::ingest_postgres_cmd(&g, args).await,
+        Command::Ingest(IngestCommand::Reviews(args)) => pg::ingest_reviews_cmd(&g, args).await,
         Command::Catalog(cmd) => catalog::run(&g, cmd).await,
         Command::Sql(args) => sql::run(&g, args).await,
-        Command::Generate(cmd) => generate::run(&g, cmd),
+        Command::Generate(GenerateCommand::Movielens(args)) => generate::run(&g, args),
+        Command::Generate(GenerateCommand::Rental(args)) => pg::generate_rental_cmd(&g, args).await,
         Command::Demo(args) => demo::run(&g, args).await,
         Command::Train(cmd) => ml::train_cmd(&g, cmd).await,
         Command::Evaluate(args) => ml::evaluate_cmd(&g, args).await,
@@ -53,11 +57,13 @@ pub async fn open_env(g: &GlobalArgs) -> Result<Env> {
         .with_context(|| format!("opening the workspace at {}", dir.display()))
 }
 
-/// The command line as typed, for lineage.
+/// The command line as typed, for lineage, with the password of any URL in it masked
+/// (`postgres://u:***@h/db`): lineage and commit info are readable by everyone.
 pub fn command_line() -> String {
     let args: Vec<String> = std::env::args().collect();
     let mut parts = vec!["reelhouse".to_string()];
     parts.extend(args.into_iter().skip(1).map(|a| {
+        let a = if a.contains("://") { reel_postgres::mask_url(&a) } else { a };
         if a.contains(char::is_whitespace) { format!("{a:?}") } else { a }
     }));
     parts.join(" ")
