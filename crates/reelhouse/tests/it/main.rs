@@ -4,6 +4,8 @@ mod crash;
 mod demo;
 mod ingest;
 mod ml;
+mod postgres;
+mod rental;
 mod sql;
 
 use std::path::{Path, PathBuf};
