@@ -38,12 +38,16 @@ mod catalog;
 mod error;
 mod extract;
 mod model;
+mod pipeline;
+mod quality;
 mod registry;
 
 pub use catalog::{Catalog, SCHEMA_VERSION};
 pub use error::{Error, Result};
 pub use extract::{ExtractEntry, NewExtract, Watermark, WatermarkChange};
 pub use registry::{AliasEvent, ModelVersion, NewModelVersion};
+pub use pipeline::{LockHolder, NewPipelineRun, PipelineRun, TaskRun};
+pub use quality::{ExpectationRecord, ValidationRecord};
 pub use model::{
     ColumnEntry, LineageEntry, NewTableVersion, RunEntry, RunStatus, SourceEntry, TableEntry, VersionEntry,
 };

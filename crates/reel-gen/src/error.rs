@@ -26,6 +26,14 @@ pub enum Error {
         /// The largest accepted value.
         max: u64,
     },
+    /// A number of movies the metadata generator does not make.
+    #[error("--movies {value} is outside 1..={max}; pass e.g. --movies 1000000")]
+    BadMovies {
+        /// What the caller asked for.
+        value: u64,
+        /// The largest accepted value.
+        max: u64,
+    },
     /// A generator parameter out of its range.
     #[error("{flag} {value} is out of range: {reason}")]
     BadParam {

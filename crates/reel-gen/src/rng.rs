@@ -32,6 +32,8 @@ pub(crate) enum Stream {
     RentalReviewTexts = 10,
     /// Rental company: defects put into a day's review file.
     RentalReviewDefects = 11,
+    /// The movies_metadata.csv generator.
+    Metadata = 12,
 }
 
 /// SplitMix64 step: a good 64-bit mixer, used to expand seeds.

@@ -76,6 +76,15 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A file that is not a `movies_metadata.csv` (no such file in the folder, or its
+    /// header lacks the key columns).
+    #[error("{path} is not a movies_metadata.csv: {reason}")]
+    NotMoviesMetadata {
+        /// The file or folder given.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
+    },
     /// The file changed between the two passes over it.
     #[error("{path} changed while it was being read ({reason}); run the ingest again")]
     FileChanged {

@@ -16,8 +16,13 @@
 //! Values are copied out with `from_le_bytes`, so loading costs one pass over the file
 //! (tens of milliseconds for a 25M-rating SVD model).
 //!
-//! Every model stores its id maps as the `i64` sections `users` and `items`.
-use std::collections::HashMap;
+//! Every recommender stores its id maps as the `i64` sections `users` and `items`.
+//!
+//! Other model families (tabular classifiers, the sentiment model, k-means) say so in the
+//! header's optional `family` field, and keep their strings (category names, vocabulary)
+//! in its optional `texts` map. Both are left out when empty, so a recommender artifact is
+//! byte for byte what it was before they existed, and every older artifact still loads.
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -104,6 +109,12 @@ pub struct Header {
     /// Free-form facts (library version, training rows, ...).
     #[serde(default)]
     pub meta: serde_json::Value,
+    /// The model family: `None` for recommenders, else `tabular`, `sentiment`, `kmeans`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
+    /// Named lists of strings (vocabularies, class labels).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub texts: BTreeMap<String, Vec<String>>,
     sections: Vec<SectionHeader>,
 }
 
@@ -114,6 +125,8 @@ pub struct ArtifactWriter {
     params: serde_json::Value,
     scale: Scale,
     meta: serde_json::Value,
+    family: Option<String>,
+    texts: BTreeMap<String, Vec<String>>,
     sections: Vec<(String, Values)>,
 }
 
@@ -125,8 +138,20 @@ impl ArtifactWriter {
             params,
             scale,
             meta: serde_json::json!({ "reel_ml_version": env!("CARGO_PKG_VERSION") }),
+            family: None,
+            texts: BTreeMap::new(),
             sections: Vec::new(),
         }
+    }
+
+    /// Marks the artifact as a model of `family` (`tabular`, `sentiment`, `kmeans`).
+    pub fn family(&mut self, family: &str) {
+        self.family = Some(family.to_string());
+    }
+
+    /// Adds a named list of strings.
+    pub fn strs(&mut self, name: &str, v: Vec<String>) {
+        self.texts.insert(name.to_string(), v);
     }
 
     /// Sets a free-form fact in the header's `meta`.
@@ -168,6 +193,8 @@ impl ArtifactWriter {
             params: self.params.clone(),
             scale: self.scale,
             meta: self.meta.clone(),
+            family: self.family.clone(),
+            texts: self.texts.clone(),
             sections: self
                 .sections
                 .iter()
@@ -311,6 +338,14 @@ impl Artifact {
         IdMap::try_from_ids(self.take_i64(name, None)?)
     }
 
+    /// Takes a list of strings stored with [`ArtifactWriter::strs`].
+    pub fn take_strs(&mut self, name: &str) -> Result<Vec<String>> {
+        self.header
+            .texts
+            .remove(name)
+            .ok_or_else(|| Error::artifact(format!("text list {name} is missing for a {} model", self.header.algorithm)))
+    }
+
     /// Takes a single `f32` value.
     pub fn take_scalar(&mut self, name: &str) -> Result<f32> {
         Ok(self.take_f32(name, Some(1))?[0])
@@ -383,6 +418,23 @@ mod tests {
             assert!(Artifact::from_bytes(&bad).is_err(), "flip at {k} accepted");
             assert!(Artifact::from_bytes(&good[..k]).is_err(), "truncation at {k} accepted");
         }
+    }
+
+    #[test]
+    fn families_and_texts_round_trip_and_recommenders_are_unchanged() {
+        let mut w = ArtifactWriter::new("logreg", serde_json::json!({}), Scale { min: 0.0, max: 1.0 });
+        w.family("tabular");
+        w.strs("labels", vec!["No".into(), "Yes".into()]);
+        w.f64s("coef", vec![0.5]);
+        let mut a = Artifact::from_bytes(&w.to_bytes()).expect("valid");
+        assert_eq!(a.header.family.as_deref(), Some("tabular"));
+        assert_eq!(a.take_strs("labels").expect("labels"), vec!["No", "Yes"]);
+        assert!(a.take_strs("labels").is_err());
+        // A recommender's header has neither key: old readers and old files agree.
+        let plain = sample();
+        let text = String::from_utf8_lossy(&plain);
+        assert!(!text.contains("family") && !text.contains("texts"));
+        assert_eq!(Artifact::from_bytes(&plain).expect("valid").header.family, None);
     }
 
     #[test]

@@ -30,10 +30,14 @@
 #![deny(missing_docs)]
 
 pub mod artifact;
+pub mod cluster;
 pub mod data;
 mod error;
 pub mod eval;
 pub mod model;
+pub mod optim;
 pub mod reco;
+pub mod tabular;
+pub mod text;
 
 pub use error::{Error, Result};

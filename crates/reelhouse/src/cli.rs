@@ -107,7 +107,93 @@ pub enum Command {
     #[command(subcommand)]
     Models(ModelsCommand),
 
+    /// Check a table against its expectations (expectations/TABLE.toml)
+    #[command(
+        long_about = "Runs a table's expectations (not null, unique, between, in set, regex, row count, \
+                      mean/stddev/min/max, freshness) as one SQL scan, prints what was observed with \
+                      failing counts and a few failing rows, and stores the result in the catalog.\n\n\
+                      Exit code 1 when an `error` expectation fails (warnings do not count).",
+        after_help = "Examples:\n  reelhouse validate clean.ratings\n  reelhouse validate clean.ratings --ds 2025-04-09 --format json\n  reelhouse validate curated.top_rated --file checks/top.toml"
+    )]
+    Validate(crate::commands::quality::ValidateArgs),
+
+    /// Run a pipeline for a day or a range of days (pipelines/NAME.toml)
+    #[command(
+        long_about = "Runs a pipeline's tasks for one run day: independent tasks in parallel, retries with \
+                      backoff, timeouts, and downstream tasks skipped after a failure. Day-partitioned \
+                      outputs replace that day's partition in one transaction, so running a day again \
+                      gives the same tables. History and logs go to the catalog (reelhouse runs).\n\n\
+                      Exit code 0 when every task succeeded, 1 when a task failed, 2 when the run could \
+                      not start (bad file, the day already running).",
+        after_help = "Examples:\n  reelhouse run movielens_daily --ds 2025-04-09\n  reelhouse run movielens_daily --from 2025-04-01 --to 2025-04-07     # backfill\n  reelhouse run movielens_daily --ds 2025-04-09 --rerun-failed\n  reelhouse run movielens_daily --ds 2025-04-09 --only validate\n  reelhouse run retrain_weekly --param algo=svdpp --dry-run"
+    )]
+    Run(crate::commands::pipelines::RunArgs),
+
+    /// Pipeline run history: list runs, show one with its tasks and logs
+    #[command(subcommand)]
+    Runs(crate::commands::pipelines::RunsCommand),
+
+    /// Run every scheduled pipeline on its cron (catch-up, no duplicate days)
+    #[command(
+        long_about = "Runs each pipeline of the workspace that has a schedule when its day's interval has \
+                      ended (\"0 6 * * *\" runs day D at D+1 06:00, as Airflow does), and every missed \
+                      day since `start` when the pipeline says catchup = true. Which days ran is read \
+                      from the catalog, so a restarted scheduler (or a second one) never runs a \
+                      pipeline-day twice; a run left behind by a killed scheduler is resumed.",
+        after_help = "Examples:\n  reelhouse scheduler\n  reelhouse scheduler --once --pipeline movielens_daily\n  reelhouse scheduler --poll 1m"
+    )]
+    Scheduler(crate::commands::pipelines::SchedulerArgs),
+
+    /// Pipeline files: list, check, export to Airflow
+    #[command(subcommand)]
+    Pipeline(crate::commands::pipelines::PipelineCommand),
+    /// Serve predictions, recommendations and events over HTTP (the champion models)
+    #[command(
+        long_about = "Serves the champion of each model over HTTP: POST /predict, GET /recommend/{user_id}, \
+                      GET /similar/{movie_id}, GET /movies/{movie_id}, GET /users/{user_id}/history, \
+                      POST /events (the speed layer), GET /models, POST /models/{name}/promote, /health, \
+                      /ready, /metrics (Prometheus), /openapi.json and /docs.\n\n\
+                      A new champion promoted by another process is picked up within --poll seconds; \
+                      POST /models/{name}/promote swaps at once. Write routes need a bearer token: \
+                      set serve.token_env (or serve.token) in reelhouse.toml, or REELHOUSE_SERVE_TOKEN; \
+                      without one a token is generated and printed. Settings also come from the \
+                      [serve] section of reelhouse.toml; flags override it. See docs/serving.md.",
+        after_help = "Examples:\n  reelhouse serve\n  reelhouse serve --addr 0.0.0.0:8080 --poll 10\n  reelhouse serve --predict-model recommender --recommend-model ranker\n  curl -s localhost:8080/predict -H 'content-type: application/json' -d '{\"user_id\": 196, \"movie_id\": 242}'"
+    )]
+    Serve(ServeArgs),
+    /// Score rows or texts with a registered classifier or sentiment model
+    #[command(subcommand)]
+    Predict(PredictCommand),
+
+    /// Customer segmentation: k-means over a range of k, SSE, silhouette, profiles
+    #[command(
+        long_about = "Clusters the rows of a table or CSV with k-means (k-means++ seeds, several restarts) for every k \
+                      of --k, reports SSE and silhouette per k (the elbow chart, --chart FILE.svg) and the profile \
+                      (size, mean of each feature) of every segment at the k with the best silhouette.\n\n\
+                      `reelhouse segment users` builds curated.user_features from clean.ratings first (activity, mean \
+                      rating, recency, genre shares) and clusters MovieLens users out of the box.",
+        after_help = "Examples:\n  reelhouse segment users --k 2..8 --chart elbow.svg\n  reelhouse segment --table curated.user_features --features ratings,mean_rating,recency_days --k 2..10\n  reelhouse segment --csv customers.csv --features age,spend --k 3 --format json"
+    )]
+    Segment(SegmentArgs),
+
+    /// Build the built-in feature tables (curated.user_features, user_churn_features)
+    #[command(subcommand)]
+    Features(FeaturesCommand),
+
     /// Run the whole flow on the bundled MovieLens 100K and say where to look
+    /// Named reports with charts: list, one report, or all of them as an HTML page
+    #[command(
+        long_about = "Runs a named SQL report over the lake and prints its rows (--format table, csv or json); \
+                      --chart draws it as SVG or PNG. `reelhouse report list` describes every report and \
+                      its parameters; `reelhouse report all --html DIR` writes one self-contained page \
+                      with every chart and table.\n\n\
+                      MovieLens reports: rating-histogram, films-per-year, genre-frequency, top-rated. \
+                      Movie-metadata reports: company-year, company-year-genre, genre-year.",
+        after_help = "Examples:\n  reelhouse report list\n  reelhouse report top-rated --param min_votes=100 --param bayesian=true --chart top.svg\n  reelhouse report company-year --param agg=avg --param company=pixar --format csv\n  reelhouse report genre-year --param from=1990 --chart genres.png\n  reelhouse report all --html report/"
+    )]
+    Report(ReportArgs),
+
+    /// Run the whole flow on the bundled MovieLens 100K and metadata; say where to look
     #[command(after_help = "Example:\n  reelhouse demo            # creates ./reelhouse-demo\n  reelhouse demo --dir /tmp/demo")]
     Demo(DemoArgs),
 }
@@ -178,11 +264,26 @@ pub enum IngestCommand {
         after_help = "Examples:\n  reelhouse ingest reviews vendor/reviews_2025-01-02.csv\n  reelhouse ingest reviews vendor/reviews_*.csv --format json\n  reelhouse ingest reviews today.jsonl --ds 2025-01-03"
     )]
     Reviews(crate::commands::pg::IngestReviewsArgs),
+
+    /// Kaggle/TMDB movies_metadata.csv into the clean.tmdb_* tables
+    #[command(
+        long_about = "Loads Kaggle's \"The Movies Dataset\" movies_metadata.csv (or a folder holding it) \
+                      into clean.tmdb_movies and the many-to-many tables clean.tmdb_genres / \
+                      tmdb_movie_genres, tmdb_companies / tmdb_movie_companies, tmdb_countries / \
+                      tmdb_movie_countries and tmdb_languages / tmdb_movie_languages.\n\n\
+                      The list columns are Python literals (single quotes, None/True/False) and are \
+                      read by a real parser. budget and revenue of 0 mean unknown and load as null. \
+                      Records with shifted columns, unparseable numbers or dates, release dates after \
+                      the ingest day, negative money or a repeated id go to quarantine.tmdb_movies \
+                      with the reason; the rest load.",
+        after_help = "Examples:\n  reelhouse ingest movies-metadata ~/data/the-movies-dataset/movies_metadata.csv\n  reelhouse ingest movies-metadata datasets/movies-metadata --ds 2025-04-09 --format json\n  reelhouse sql \"SELECT reason, count(*) FROM quarantine.tmdb_movies GROUP BY reason\""
+    )]
+    MoviesMetadata(IngestMovielensArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct IngestMovielensArgs {
-    /// The dataset folder (or any file in it)
+    /// The dataset folder (or a file in it)
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
 
@@ -243,6 +344,25 @@ pub enum GenerateCommand {
         after_help = "Examples:\n  reelhouse generate rental --postgres postgres://reel@localhost/rental --customers 600 --days 3 --out vendor\n  reelhouse generate rental --customers 100000 --days 250 --replace          # ~5M payments\n  reelhouse generate rental --customers 50 --days 3 --out vendor               # review files only"
     )]
     Rental(crate::commands::pg::GenerateRentalArgs),
+
+    /// A movies_metadata.csv shaped like Kaggle's, with N movies
+    #[command(after_help = "Example:\n  reelhouse generate movies-metadata --movies 1000000 --out data/meta-1m --seed 42")]
+    MoviesMetadata(GenerateMetadataArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateMetadataArgs {
+    /// Number of movies (records) to write
+    #[arg(long, value_name = "N")]
+    pub movies: u64,
+
+    /// Output folder (created if missing); the file is movies_metadata.csv
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Random seed: the same seed gives the same file
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -258,6 +378,84 @@ pub struct GenerateMovielensArgs {
     /// Random seed: the same seed gives the same files
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: serve.addr, else 127.0.0.1:8080]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub addr: Option<String>,
+
+    /// Model whose champion answers /predict (a rating model)
+    #[arg(long, value_name = "NAME")]
+    pub predict_model: Option<String>,
+
+    /// Model whose champion answers /recommend and /similar
+    #[arg(long, value_name = "NAME")]
+    pub recommend_model: Option<String>,
+
+    /// Registry alias to serve
+    #[arg(long, default_value = "champion", value_name = "ALIAS")]
+    pub alias: String,
+
+    /// Seconds between registry polls for a new champion (0 = never) [default: 5]
+    #[arg(long, value_name = "SECONDS")]
+    pub poll: Option<f64>,
+
+    /// Turn the write routes (/events, promote) off
+    #[arg(long)]
+    pub read_only: bool,
+
+    /// Write a JSON access log line per request to FILE (- for stderr)
+    #[arg(long, value_name = "FILE")]
+    pub access_log: Option<PathBuf>,
+
+    /// Requests in flight above which new ones get 503 at once
+    #[arg(long, default_value_t = 512, value_name = "N")]
+    pub max_inflight: usize,
+
+    /// Connections served at once (more wait in the backlog)
+    #[arg(long, default_value_t = 4096, value_name = "N")]
+    pub max_connections: usize,
+
+    /// Request timeout in milliseconds (answered 503 past it)
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    pub timeout_ms: u64,
+
+    /// Largest request body in bytes
+    #[arg(long, default_value_t = 65_536, value_name = "BYTES")]
+    pub body_limit: usize,
+
+    /// Seconds between appends of buffered events to the lake
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    pub flush_seconds: f64,
+
+    /// Lake table the events go to [default: serve.events_table or raw.events]
+    #[arg(long, value_name = "TABLE")]
+    pub events_table: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A report name, `list` (describe them) or `all` (run every report)
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// A report parameter, as NAME=VALUE (repeatable; see `report list`)
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub param: Vec<String>,
+
+    /// Draw the chart to this file (.svg or .png)
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<PathBuf>,
+
+    /// With `all`: write DIR/index.html with every chart and table
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
+
+    /// Most rows to print as a table (csv and json get every row)
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_rows: usize,
 }
 
 #[derive(Debug, Args)]
@@ -322,6 +520,217 @@ pub enum TrainCommand {
         after_help = "Examples:\n  reelhouse train recommender --algo svd --factors 50 --epochs 20 --split random:0.8 --seed 42\n  reelhouse train recommender --algo ials --param alpha=20 --promote\n  reelhouse train recommender --algo svd --train train.csv --test test.csv --format json"
     )]
     Recommender(TrainRecommenderArgs),
+
+    /// Train a tabular classifier (or regressor) on any CSV or table with a target
+    #[command(
+        long_about = "Trains logistic regression, a random forest or gradient-boosted trees on a CSV or lake table \
+                      with a target column, evaluates it on --test FILE (or a stratified 20% held out) and registers it.\n\n\
+                      Preprocessing is fitted on the training rows only and saved with the model: one-hot (or \
+                      ordinal) text columns with unseen categories handled, standardised numbers, median \
+                      imputation with a missing indicator, and identifiers, all-missing and constant columns \
+                      dropped; the report says what happened to every column (docs/classifiers.md has the rules).\n\n\
+                      Reports ROC AUC, PR AUC, accuracy, precision, recall, F1, a confusion matrix, a calibration \
+                      table, the precision/recall/threshold table and feature importance; numeric targets get MAE, \
+                      RMSE and R². --threshold-rule picks the cut-off on out-of-fold scores (k-fold CV on the \
+                      training rows) and stores it with the model.",
+        after_help = "Examples:\n  reelhouse train classifier --csv train.csv --test test.csv --target churn\n  reelhouse train classifier --csv train.csv --test test.csv --target churn --algo gbt --format json\n  reelhouse train classifier --csv train.csv --target churn --algo logreg --param bins=10 --param class_weight=balanced --param c=0.05\n  reelhouse train classifier --table curated.user_churn_features --target churned --threshold-rule precision>=0.6\n  reelhouse train classifier --csv houses.csv --target price --task regression"
+    )]
+    Classifier(TrainClassifierArgs),
+
+    /// Train the review sentiment model (TF-IDF + logistic regression)
+    #[command(
+        long_about = "Trains the negative / neutral / positive review classifier: tokens, optional stop words, TF-IDF \
+                      of word 1- and 2-grams (min_df, sublinear tf), multinomial logistic regression with balanced \
+                      class weights by default; prints the classification report (precision, recall, F1 per class, \
+                      macro and weighted averages, confusion matrix) and registers the model.\n\n\
+                      Data: --train FILE --test FILE (CSV with text,label columns, or text,rating with ratings 1-5: \
+                      <= 2 negative, 3 neutral, >= 4 positive), or the workspace's review table (clean.reviews: \
+                      review_text, rating, optional title), split 80/20.",
+        after_help = "Examples:\n  reelhouse train sentiment --train reviews-train.csv --test reviews-test.csv\n  reelhouse train sentiment --format json --param c=2\n  reelhouse train sentiment --table clean.reviews --no-register"
+    )]
+    Sentiment(TrainSentimentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainClassifierArgs {
+    /// Training data: a CSV file with a header row
+    #[arg(long, value_name = "FILE", conflicts_with = "table")]
+    pub csv: Option<std::path::PathBuf>,
+
+    /// Training data: a lake table, zone.name or zone.name@VERSION
+    #[arg(long, value_name = "TABLE")]
+    pub table: Option<String>,
+
+    /// Test data with the same columns (default: hold out a stratified 20%)
+    #[arg(long, value_name = "FILE")]
+    pub test: Option<std::path::PathBuf>,
+
+    /// The column to predict
+    #[arg(long, value_name = "COLUMN")]
+    pub target: String,
+
+    /// Algorithm: logreg, forest or gbt
+    #[arg(long, default_value = "logreg", value_name = "NAME")]
+    pub algo: String,
+
+    /// Any algorithm parameter, as NAME=VALUE (repeatable)
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub param: Vec<String>,
+
+    /// Decision threshold: 0.5, max-f1, precision>=P or recall>=R
+    #[arg(long, default_value = "0.5", value_name = "RULE")]
+    pub threshold_rule: String,
+
+    /// The positive class of a two-class target (default: yes-like, else the rarer)
+    #[arg(long, value_name = "LABEL")]
+    pub positive: Option<String>,
+
+    /// auto, classification or regression
+    #[arg(long, default_value = "auto", value_name = "TASK")]
+    pub task: String,
+
+    /// Columns to leave out, comma-separated
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub drop: Vec<String>,
+
+    /// Folds of the cross-validation on the training rows (0 = none)
+    #[arg(long, default_value_t = 5, value_name = "K")]
+    pub cv: usize,
+
+    /// Seed of the split, the folds and the models
+    #[arg(long, default_value_t = 42, value_name = "N")]
+    pub seed: u64,
+
+    /// Registry name of the model
+    #[arg(long, default_value = "classifier", value_name = "NAME")]
+    pub name: String,
+
+    /// Do not store or register the model
+    #[arg(long)]
+    pub no_register: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainSentimentArgs {
+    /// Training reviews (CSV: text,label or text,rating)
+    #[arg(long, value_name = "FILE", requires = "test")]
+    pub train: Option<std::path::PathBuf>,
+
+    /// Test reviews (CSV: text,label or text,rating)
+    #[arg(long, value_name = "FILE", requires = "train")]
+    pub test: Option<std::path::PathBuf>,
+
+    /// Review table to train on without files
+    #[arg(long, default_value = "clean.reviews", value_name = "TABLE")]
+    pub table: String,
+
+    /// Any parameter (c, min_df, max_ngram, stop_words, class_weight...), NAME=VALUE
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub param: Vec<String>,
+
+    /// Seed of the table's 80/20 split
+    #[arg(long, default_value_t = 42, value_name = "N")]
+    pub seed: u64,
+
+    /// Registry name of the model
+    #[arg(long, default_value = "sentiment", value_name = "NAME")]
+    pub name: String,
+
+    /// Do not store or register the model
+    #[arg(long)]
+    pub no_register: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PredictCommand {
+    /// Score every row of a CSV with a registered classifier
+    #[command(after_help = "Examples:\n  reelhouse predict classifier classifier --csv new-customers.csv\n  reelhouse predict classifier churn@2 --csv rows.csv --format csv > scored.csv")]
+    Classifier(PredictClassifierArgs),
+    /// Label a review negative, neutral or positive
+    #[command(after_help = "Examples:\n  reelhouse predict sentiment \"Loved it, fits perfectly\"\n  reelhouse predict sentiment --model sentiment@2 \"meh\" --format json")]
+    Sentiment(PredictSentimentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PredictClassifierArgs {
+    /// NAME (its champion, else latest), NAME@VERSION or NAME:ALIAS
+    #[arg(value_name = "MODEL")]
+    pub model: String,
+
+    /// Rows to score (CSV with the training columns; the target may be absent)
+    #[arg(long, value_name = "FILE")]
+    pub csv: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictSentimentArgs {
+    /// The review text (several texts: several arguments)
+    #[arg(value_name = "TEXT", required = true, num_args = 1..)]
+    pub text: Vec<String>,
+
+    /// NAME (its champion, else latest), NAME@VERSION or NAME:ALIAS
+    #[arg(long, default_value = "sentiment", value_name = "MODEL")]
+    pub model: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SegmentArgs {
+    /// `users`: build curated.user_features and cluster MovieLens users
+    #[arg(value_name = "WHAT", value_parser = ["users"])]
+    pub what: Option<String>,
+
+    /// Rows to cluster: a lake table (zone.name[@VERSION])
+    #[arg(long, value_name = "TABLE", conflicts_with = "csv")]
+    pub table: Option<String>,
+
+    /// Rows to cluster: a CSV file
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<std::path::PathBuf>,
+
+    /// Numeric feature columns, comma-separated (default: every numeric column)
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub features: Vec<String>,
+
+    /// k values: 2..10 (inclusive), 3,5,8 or one number
+    #[arg(short = 'k', long = "k", default_value = "2..8", value_name = "RANGE")]
+    pub k: String,
+
+    /// k-means++ restarts per k (the lowest SSE wins)
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub restarts: usize,
+
+    /// Seed of the seeds
+    #[arg(long, default_value_t = 42, value_name = "N")]
+    pub seed: u64,
+
+    /// Cluster the raw values instead of standardised ones
+    #[arg(long)]
+    pub no_scale: bool,
+
+    /// Write the elbow chart (SSE and silhouette by k) to this SVG file
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeaturesCommand {
+    /// curated.user_features: activity, mean rating, recency, genre shares per user
+    #[command(after_help = "Example:\n  reelhouse features users")]
+    Users,
+    /// curated.user_churn_features: activity up to a cut-off, churned = silent N days after
+    #[command(after_help = "Examples:\n  reelhouse features churn --silent-days 30\n  reelhouse features churn --cutoff 1998-03-01 --silent-days 14\n  reelhouse train classifier --table curated.user_churn_features --target churned --drop user_id")]
+    Churn(ChurnFeaturesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ChurnFeaturesArgs {
+    /// Cut-off day YYYY-MM-DD [default: silent-days before the newest rating]
+    #[arg(long, value_name = "DAY")]
+    pub cutoff: Option<String>,
+
+    /// A user is churned when silent this many days after the cut-off
+    #[arg(long, default_value_t = 30, value_name = "DAYS")]
+    pub silent_days: u32,
 }
 
 #[derive(Debug, Args)]

@@ -88,7 +88,9 @@ struct TrainJson<'a> {
 }
 
 pub async fn train_cmd(g: &GlobalArgs, cmd: TrainCommand) -> Result<ExitCode> {
-    let TrainCommand::Recommender(a) = cmd;
+    let TrainCommand::Recommender(a) = cmd else {
+        bail!("internal error: {cmd:?} is not a recommender command (please report it)");
+    };
     let params = settings_of(&a)?;
     let source = source_of(&a)?;
     let env = open_env(g).await?;
@@ -415,7 +417,7 @@ pub async fn similar_cmd(g: &GlobalArgs, a: SimilarArgs) -> Result<ExitCode> {
 
 fn short_metrics(m: &serde_json::Value) -> String {
     let mut parts = Vec::new();
-    for key in ["rmse", "mae", "ndcg_at_k", "precision_at_k"] {
+    for key in ["rmse", "mae", "ndcg_at_k", "precision_at_k", "roc_auc", "macro_f1", "accuracy", "r2"] {
         if let Some(x) = m.get(key).and_then(|x| x.as_f64()) {
             parts.push(format!("{key}={x:.4}"));
         }

@@ -6,36 +6,50 @@ use anyhow::{Context, Result};
 use reel_common::Workspace;
 use reel_pipeline::Env;
 
-use crate::cli::{Cli, Command, GenerateCommand, GlobalArgs, IngestCommand};
+use crate::cli::{Cli, Command, GlobalArgs};
 
 mod catalog;
+mod classify;
 mod demo;
 mod generate;
 mod ingest;
 mod init;
 mod ml;
 pub(crate) mod pg;
+pub mod pipelines;
+pub mod quality;
+mod serve;
+mod report;
 mod sql;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let g = cli.global;
     match cli.command {
         Command::Init(args) => init::run(&g, args),
-        Command::Ingest(IngestCommand::Movielens(args)) => ingest::run(&g, args).await,
-        Command::Ingest(IngestCommand::Postgres(args)) => pg::ingest_postgres_cmd(&g, args).await,
-        Command::Ingest(IngestCommand::Reviews(args)) => pg::ingest_reviews_cmd(&g, args).await,
+        Command::Ingest(cmd) => ingest::run(&g, cmd).await,
         Command::Catalog(cmd) => catalog::run(&g, cmd).await,
         Command::Sql(args) => sql::run(&g, args).await,
-        Command::Generate(GenerateCommand::Movielens(args)) => generate::run(&g, args),
-        Command::Generate(GenerateCommand::Rental(args)) => pg::generate_rental_cmd(&g, args).await,
+        Command::Generate(cmd) => generate::run(&g, cmd).await,
+        Command::Report(args) => report::run(&g, args).await,
         Command::Demo(args) => demo::run(&g, args).await,
+        Command::Train(crate::cli::TrainCommand::Classifier(a)) => classify::train_classifier_cmd(&g, a).await,
+        Command::Train(crate::cli::TrainCommand::Sentiment(a)) => classify::train_sentiment_cmd(&g, a).await,
         Command::Train(cmd) => ml::train_cmd(&g, cmd).await,
+        Command::Predict(cmd) => classify::predict_cmd(&g, cmd).await,
+        Command::Segment(a) => classify::segment_cmd(&g, a).await,
+        Command::Features(cmd) => classify::features_cmd(&g, cmd).await,
         Command::Evaluate(args) => ml::evaluate_cmd(&g, args).await,
         Command::Compare(args) => ml::compare_cmd(&g, args).await,
         Command::Recommend(args) => ml::recommend_cmd(&g, args).await,
         Command::Tune(args) => ml::tune_cmd(&g, args).await,
         Command::Similar(args) => ml::similar_cmd(&g, args).await,
         Command::Models(cmd) => ml::models_cmd(&g, cmd).await,
+        Command::Validate(args) => quality::run(&g, args).await,
+        Command::Run(args) => pipelines::run_cmd(&g, args).await,
+        Command::Runs(cmd) => pipelines::runs_cmd(&g, cmd).await,
+        Command::Scheduler(args) => pipelines::scheduler_cmd(&g, args).await,
+        Command::Pipeline(cmd) => pipelines::pipeline_cmd(&g, cmd).await,
+        Command::Serve(args) => serve::run(&g, args).await,
     }
 }
 

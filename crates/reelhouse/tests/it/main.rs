@@ -1,4 +1,5 @@
 //! End-to-end tests of the `reelhouse` binary: run it as a user would, read what it prints.
+mod classify;
 mod cli;
 mod crash;
 mod demo;
@@ -6,6 +7,9 @@ mod ingest;
 mod ml;
 mod postgres;
 mod rental;
+mod pipelines;
+mod serve;
+mod reports;
 mod sql;
 
 use std::path::{Path, PathBuf};
