@@ -99,7 +99,8 @@ def ensure_company(args, url: str) -> dict:
     r = run_measured(cmd, cwd=ROOT)
     if r["exit"] != 0:
         sys.exit(f"error: generating the company failed:\n{tail(r['stderr'])}")
-    subprocess.run([args.psql, url, "-qXc", f"COMMENT ON TABLE payment IS '{want}'; VACUUM ANALYZE payment"], check=True)
+    # Two -c: psql runs a single -c string as one transaction, and VACUUM refuses that.
+    subprocess.run([args.psql, url, "-qX", "-c", f"COMMENT ON TABLE payment IS '{want}'", "-c", "VACUUM ANALYZE payment"], check=True)
     n = int(psql_scalar(args.psql, url, "SELECT count(*) FROM payment") or 0)
     print(f"  {n} payments in {r['wall_s']:.1f}s (peak RSS {r['peak_rss_mb']:.0f} MB)", flush=True)
     return {"reused": False, "payments": n, "wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"]}
