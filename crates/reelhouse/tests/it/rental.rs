@@ -177,3 +177,112 @@ fn issue_7_user_behavior_metric_matches_postgres_for_three_generated_days() {
     }
     assert!(reviewers_only > 0 && buyers_only > 0, "the full join matters: {reviewers_only} reviewers-only, {buyers_only} buyers-only rows");
 }
+
+fn run_json(ws: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--format", "json"];
+    all.extend_from_slice(args);
+    let out = ok(ws, &all);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// The metric of one day as materialised in the lake by the pipeline.
+fn materialised(ws: &Path, ds: &str) -> Vec<Metric> {
+    query(
+        ws,
+        &format!(
+            "SELECT CAST(customer_id AS BIGINT) AS c, CAST(amount_spent AS VARCHAR) AS a, CAST(review_score AS BIGINT) AS s,
+                    CAST(review_count AS BIGINT) AS n, CAST(insert_date AS VARCHAR) AS d
+             FROM curated.user_behavior_metric WHERE ds = '{ds}' ORDER BY c"
+        ),
+    )
+    .iter()
+    .map(|r| {
+        (
+            r["c"].as_i64().unwrap(),
+            r["a"].as_str().unwrap().to_string(),
+            r["s"].as_i64().unwrap(),
+            r["n"].as_i64().unwrap(),
+            r["d"].as_str().unwrap().to_string(),
+        )
+    })
+    .collect()
+}
+
+#[test]
+fn issue_7_rental_daily_three_days_equal_the_same_sql_in_postgres() {
+    let Some(db) = TestDb::create("daily") else { return };
+    let (_tmp, ws) = workspace();
+    let landing = ws.join("landing/reviews");
+    ok(&ws, &["generate", "rental", "--postgres", &db.url, "--customers", "250", "--days", "3", "--out", landing.to_str().unwrap(), "--review-defects", "0", "--seed", "11"]);
+    // The sentiment model, trained on the bundled corpus the review texts come from.
+    let corpus = repo().join("datasets/reviews/reviews_sample.csv");
+    ok(&ws, &["train", "sentiment", "--train", corpus.to_str().unwrap(), "--test", corpus.to_str().unwrap()]);
+
+    let param = format!("postgres_url={}", db.url);
+    let runs = run_json(&ws, &["run", "rental_daily", "--from", DAYS[0], "--to", DAYS[2], "--param", &param]);
+    let runs = runs.as_array().unwrap_or_else(|| panic!("three runs: {runs}"));
+    assert_eq!(runs.len(), 3);
+    for r in runs {
+        assert_eq!(r["status"], "succeeded", "{r}");
+        let tasks: Vec<&str> = r["tasks"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap()).collect();
+        assert!(tasks.iter().all(|s| *s == "succeeded"), "{r}");
+        assert_eq!(tasks.len(), 8, "{r}");
+    }
+
+    // The PostgreSQL side: the same model SQL over PostgreSQL's own payments and the same
+    // review files (COPY'd by PostgreSQL's CSV parser), with the labels the pipeline's
+    // sentiment model gave each review (PostgreSQL cannot run the model; the labels are data).
+    db.exec(
+        "CREATE SCHEMA raw; CREATE SCHEMA clean;
+         CREATE VIEW raw.user_purchase AS
+           SELECT payment_id, customer_id, amount, payment_date, to_char(payment_date, 'YYYY-MM-DD') AS ds FROM public.payment;
+         CREATE TABLE clean.review_file (review_id bigint, customer_id bigint, film_id bigint, review_date date, rating int, text text);
+         CREATE TABLE clean.review_label (review_id bigint PRIMARY KEY, positive_review boolean NOT NULL);",
+    );
+    for d in DAYS {
+        pg_copy_csv(&db, "clean.review_file (review_id, customer_id, film_id, review_date, rating, text)", &landing.join(format!("reviews_{d}.csv")));
+    }
+    let labels = query(&ws, "SELECT CAST(review_id AS BIGINT) AS id, positive_review AS p FROM clean.classified_reviews");
+    let ids: Vec<i64> = labels.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    let pos: Vec<bool> = labels.iter().map(|r| r["p"].as_bool().unwrap()).collect();
+    assert!(pos.iter().any(|p| *p) && pos.iter().any(|p| !*p), "the model says positive and not positive");
+    let url = db.url.clone();
+    block_on(async move {
+        let mut c = reel_postgres::connect(&url, "reelhouse tests").await.unwrap();
+        sqlx::query("INSERT INTO clean.review_label SELECT * FROM unnest($1::int8[], $2::bool[])").bind(ids).bind(pos).execute(&mut c).await.unwrap();
+    });
+    db.exec(
+        "CREATE VIEW clean.classified_reviews AS
+           SELECT f.*, l.positive_review, to_char(f.review_date, 'YYYY-MM-DD') AS ds
+           FROM clean.review_file f JOIN clean.review_label l USING (review_id);",
+    );
+    assert_eq!(db.scalar("SELECT count(*) FROM clean.classified_reviews"), db.scalar("SELECT count(*) FROM clean.review_file"), "every review has its label");
+
+    for ds in DAYS {
+        let ours = materialised(&ws, ds);
+        let theirs = pg_metric(&db, ds);
+        assert!(ours.len() > 20, "{ds}: {} customers", ours.len());
+        assert_eq!(ours, theirs, "{ds}");
+        assert!(ours.iter().any(|m| m.2 > 0) && ours.iter().any(|m| m.3 > m.2), "{ds}: positive and other reviews");
+    }
+    // Each day's purchases were extracted once, into that day's partition only.
+    for ds in DAYS {
+        let n = db.scalar(&format!("SELECT count(*) FROM payment WHERE payment_date::date = '{ds}'"));
+        assert_eq!(scalar(&ws, &format!("SELECT count(*) FROM raw.user_purchase WHERE ds = '{ds}'")), n, "{ds}");
+    }
+    // The genre view of the same labels.
+    let fs = query(&ws, "SELECT count(*) AS n, sum(reviews) AS r, min(positive_share) AS lo, max(positive_share) AS hi, count(genre) AS g FROM curated.film_sentiment");
+    assert_eq!(fs[0]["r"].as_i64(), Some(scalar(&ws, "SELECT count(*) FROM clean.reviews")), "{fs:?}");
+    assert_eq!(fs[0]["g"], fs[0]["n"], "every film has its genre: {fs:?}");
+    assert!(fs[0]["lo"].as_f64().unwrap() >= 0.0 && fs[0]["hi"].as_f64().unwrap() <= 1.0, "{fs:?}");
+
+    // Rerunning a day replaces it: the same rows, nothing twice.
+    let before = materialised(&ws, DAYS[1]);
+    let again = run_json(&ws, &["run", "rental_daily", "--ds", DAYS[1], "--param", &param]);
+    assert_eq!(again["status"], "succeeded", "{again}");
+    assert_eq!(materialised(&ws, DAYS[1]), before);
+    let n = db.scalar(&format!("SELECT count(*) FROM payment WHERE payment_date::date = '{}'", DAYS[1]));
+    assert_eq!(scalar(&ws, &format!("SELECT count(*) FROM raw.user_purchase WHERE ds = '{}'", DAYS[1])), n);
+    let versions = query(&ws, "SELECT count(*) AS n FROM catalog.versions WHERE table_name = 'curated.user_behavior_metric'");
+    assert_eq!(versions[0]["n"], 4, "one version per run day, and one for the rerun");
+}
