@@ -133,6 +133,39 @@ pub enum TaskKind {
         /// When the folder is missing.
         if_missing: IfMissing,
     },
+    /// Extract a PostgreSQL table or query into the lake (`format = "postgres"`; what
+    /// `reelhouse ingest postgres` does).
+    IngestPostgres {
+        /// The server's URL, templated; when empty, `$REELHOUSE_POSTGRES_URL`.
+        url: Option<String>,
+        /// The table (or view) to extract; templated.
+        table: Option<String>,
+        /// A SELECT to extract instead; templated.
+        query: Option<String>,
+        /// The lake table written (a `raw` table gets the run day's partition).
+        output: TableRef,
+        /// The watermark column of an incremental extract.
+        watermark: Option<String>,
+    },
+    /// Load the run day's vendor review file (`format = "reviews"`; what `reelhouse ingest
+    /// reviews` does) into raw, clean and quarantine.reviews.
+    IngestReviews {
+        /// The file, relative to the workspace; templated.
+        path: String,
+        /// When the file is missing.
+        if_missing: IfMissing,
+    },
+    /// Label the run day's reviews with a registered sentiment model.
+    Sentiment {
+        /// Registry name, optionally `@VERSION` or `:ALIAS` (default: the champion, else the
+        /// latest version).
+        model: String,
+        /// The review table read (its `ds` partition of the run day); `clean.reviews`.
+        table: TableRef,
+        /// The table written, the run day's partition replaced: the input's columns plus
+        /// `sentiment` and `positive_review`.
+        output: TableRef,
+    },
     /// A SQL model materialised as a table.
     Sql {
         /// The query (from `sql` or the `file`), templated.
@@ -219,7 +252,8 @@ impl TaskKind {
     /// `ingest`, `sql`, ...
     pub fn name(&self) -> &'static str {
         match self {
-            TaskKind::Ingest { .. } => "ingest",
+            TaskKind::Ingest { .. } | TaskKind::IngestPostgres { .. } | TaskKind::IngestReviews { .. } => "ingest",
+            TaskKind::Sentiment { .. } => "sentiment",
             TaskKind::Sql { .. } => "sql",
             TaskKind::Validate { .. } => "validate",
             TaskKind::Train { .. } => "train",
@@ -370,6 +404,9 @@ struct RawTask {
     description: Option<String>,
     // ingest
     format: Option<String>,
+    url: Option<Spanned<String>>,
+    query: Option<Spanned<String>>,
+    watermark: Option<String>,
     path: Option<Spanned<String>>,
     tables: Option<IngestTables>,
     if_missing: Option<IfMissing>,
@@ -566,6 +603,9 @@ impl Pipeline {
             // Which keys each kind takes; anything else given is refused.
             let given: Vec<(&str, bool)> = vec![
                 ("format", t.format.is_some()),
+                ("url", t.url.is_some()),
+                ("query", t.query.is_some()),
+                ("watermark", t.watermark.is_some()),
                 ("path", t.path.is_some()),
                 ("tables", t.tables.is_some()),
                 ("if_missing", t.if_missing.is_some()),
@@ -593,7 +633,12 @@ impl Pipeline {
                 ("env", t.env.is_some()),
             ];
             let allowed: &[&str] = match t.kind.get_ref().as_str() {
-                "ingest" => &["format", "path", "tables", "if_missing"],
+                "ingest" => match t.format.as_deref() {
+                    Some("postgres") => &["format", "url", "table", "query", "output", "watermark"],
+                    Some("reviews") => &["format", "path", "if_missing"],
+                    _ => &["format", "path", "tables", "if_missing"],
+                },
+                "sentiment" => &["model", "table", "output"],
                 "sql" => &["sql", "file", "output", "partition"],
                 "validate" => &["table", "expectations"],
                 "train" => &["model", "algo", "params", "table", "split", "seed"],
@@ -604,7 +649,7 @@ impl Pipeline {
                 other => {
                     return Err(invalid(
                         kind_line,
-                        format!("task {id}: unknown kind {other:?}; use ingest, sql, validate, train, evaluate, promote, report or shell"),
+                        format!("task {id}: unknown kind {other:?}; use ingest, sql, validate, sentiment, train, evaluate, promote, report or shell"),
                     ));
                 }
             };
@@ -624,10 +669,43 @@ impl Pipeline {
                 s.get_ref().parse::<TableRef>().map_err(|e| invalid(line_of(text, s.span().start), format!("task {id}: {e}")))
             };
             let kind = match t.kind.get_ref().as_str() {
+                "ingest" if t.format.as_deref() == Some("postgres") => {
+                    let table = t.table.as_ref().map(|s| check_tpl(s, "table")).transpose()?;
+                    let query = t.query.as_ref().map(|s| check_tpl(s, "query")).transpose()?;
+                    let output = match (&t.output, &table, &query) {
+                        (Some(o), _, _) => table_ref(o)?,
+                        (None, Some(tb), None) if !tb.contains("{{") => crate::postgres::PgIngestRequest::default_into(tb).map_err(|e| invalid(line, format!("task {id}: {e}")))?,
+                        (None, _, _) => return Err(invalid(line, format!("task {id}: a postgres ingest task needs `output = \"zone.name\"` (e.g. raw.user_purchase)"))),
+                    };
+                    if table.is_some() == query.is_some() {
+                        return Err(invalid(line, format!("task {id}: a postgres ingest task needs `table = \"NAME\"` or `query = \"SELECT ...\"` (one of them)")));
+                    }
+                    if let Some(w) = &t.watermark {
+                        if w.trim().is_empty() {
+                            return Err(invalid(line, format!("task {id}: watermark is empty; name a column such as payment_date, or drop it")));
+                        }
+                    }
+                    TaskKind::IngestPostgres { url: t.url.as_ref().map(|s| check_tpl(s, "url")).transpose()?, table, query, output, watermark: t.watermark.clone() }
+                }
+                "ingest" if t.format.as_deref() == Some("reviews") => TaskKind::IngestReviews {
+                    path: check_tpl(&need(t.path.clone(), "path")?, "path")?,
+                    if_missing: t.if_missing.unwrap_or(IfMissing::Fail),
+                },
+                "sentiment" => TaskKind::Sentiment {
+                    model: t.model.clone().unwrap_or_else(|| "sentiment".into()),
+                    table: match &t.table {
+                        Some(tb) => table_ref(tb)?,
+                        None => "clean.reviews".parse().map_err(|e| invalid(line, format!("task {id}: {e}")))?,
+                    },
+                    output: match &t.output {
+                        Some(o) => table_ref(o)?,
+                        None => "clean.classified_reviews".parse().map_err(|e| invalid(line, format!("task {id}: {e}")))?,
+                    },
+                },
                 "ingest" => {
                     let format = t.format.clone().unwrap_or_else(|| "movielens".into());
                     if format != "movielens" {
-                        return Err(invalid(line, format!("task {id}: ingest format {format:?} is not supported here; use \"movielens\" (or a shell task calling `reelhouse ingest ...`)")));
+                        return Err(invalid(line, format!("task {id}: ingest format {format:?} is not supported; use \"movielens\", \"postgres\" or \"reviews\" (or a shell task calling `reelhouse ingest ...`)")));
                     }
                     TaskKind::Ingest {
                         format,

@@ -70,12 +70,6 @@ pub async fn ingest_reviews(env: &Env, req: &ReviewsRequest, progress: &dyn Prog
     match run(env, req, &run_id, progress).await {
         Ok(o) => {
             env.catalog.finish_run(&run_id, RunStatus::Succeeded, &serde_json::to_value(&o).unwrap_or_default()).await?;
-            if o.loaded == 0 && o.read > 0 {
-                return Err(Error::BadRequest(format!(
-                    "no review of {} could be loaded: all {} lines were quarantined; see `reelhouse sql \"SELECT line, reason FROM quarantine.reviews WHERE ds = '{}'\"`",
-                    o.path, o.read, o.ds
-                )));
-            }
             Ok(o)
         }
         Err(e) => {
@@ -127,6 +121,17 @@ async fn run(env: &Env, req: &ReviewsRequest, run_id: &RunId, progress: &dyn Pro
         bad.sort_by_key(|b| b.line);
     }
 
+    if clean.is_empty() && read > 0 {
+        // Replacing the day with nothing would hide a mistake (the wrong file, or a file
+        // sent twice): stop before writing, and say why.
+        let first: Vec<String> = bad.iter().take(3).map(|b| format!("line {}: {}", b.line, b.reason)).collect();
+        return Err(Error::BadRequest(format!(
+            "no review of {} could be loaded, so nothing was written for ds={ds}: all {read} lines fail ({}{}); fix the file, or pass the right --ds",
+            source.path.display(),
+            first.join("; "),
+            if bad.len() > 3 { "; ..." } else { "" }
+        )));
+    }
     let file = source.name.clone();
     let entry = SourceEntry {
         path: source.path.display().to_string(),

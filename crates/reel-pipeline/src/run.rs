@@ -562,7 +562,12 @@ impl Runner {
             trigger: if opts.rerun_failed { "rerun".into() } else { opts.trigger.clone() },
             attempt_of: attempt_of.clone(),
             owner: self.owner.0.clone(),
-            params: serde_json::to_value(params).unwrap_or_default(),
+            // A URL given as a parameter (rental_daily's postgres_url) is stored with its
+            // password masked: run records are readable by everyone with the catalog.
+            params: serde_json::to_value(
+                params.iter().map(|(k, v)| (k.clone(), if v.contains("://") { reel_postgres::mask_url(v) } else { v.clone() })).collect::<BTreeMap<_, _>>(),
+            )
+            .unwrap_or_default(),
             started_at: now,
         })
         .await?;

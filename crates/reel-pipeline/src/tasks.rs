@@ -61,6 +61,31 @@ pub(crate) fn describe(kind: &TaskKind, vars: &BTreeMap<String, String>, id: &st
                 IfMissing::Skip => "skip",
             }
         ),
+        TaskKind::IngestPostgres { url, table, query, output, watermark } => format!(
+            "extract {} from {} into {output}{}",
+            match (table, query) {
+                (Some(tb), _) => format!("table {}", r(tb)?),
+                (None, Some(q)) => format!("query {:?}", r(q)?.split_whitespace().collect::<Vec<_>>().join(" ")),
+                (None, None) => "nothing".into(),
+            },
+            match url.as_ref().map(|u| r(u)).transpose()? {
+                Some(u) if !u.trim().is_empty() => reel_postgres::mask_url(&u),
+                _ => "$REELHOUSE_POSTGRES_URL".into(),
+            },
+            watermark.as_ref().map(|w| format!(", incrementally by {w}")).unwrap_or_default()
+        ),
+        TaskKind::IngestReviews { path, if_missing } => format!(
+            "ingest the review file {} into raw, clean and quarantine.reviews (if missing: {})",
+            r(path)?,
+            match if_missing {
+                IfMissing::Fail => "fail",
+                IfMissing::Skip => "skip",
+            }
+        ),
+        TaskKind::Sentiment { model, table, output } => format!(
+            "label the reviews of {table} ds={} with the sentiment model {model}, replace that partition of {output}",
+            vars.get("ds").cloned().unwrap_or_default()
+        ),
         TaskKind::Sql { sql, output, partition, .. } => {
             let how = match partition {
                 Some(c) => format!("replace partition {c}={} of {output}", vars.get("ds").cloned().unwrap_or_default()),
@@ -138,6 +163,68 @@ pub(crate) async fn execute(
             }
             done(serde_json::to_value(&out).unwrap_or_default())
         }
+        TaskKind::IngestPostgres { url, table, query, output, watermark } => {
+            let url = match url {
+                Some(u) => r(u)?,
+                None => String::new(),
+            };
+            let url = if url.trim().is_empty() { std::env::var("REELHOUSE_POSTGRES_URL").unwrap_or_default() } else { url };
+            if url.trim().is_empty() {
+                return Err(TaskFailure::fatal(format!(
+                    "task {}: no PostgreSQL URL: give the task `url = \"{{{{ params.postgres_url }}}}\"` and run with --param postgres_url=postgres://..., or set $REELHOUSE_POSTGRES_URL",
+                    t.id
+                )));
+            }
+            let source = match (table, query) {
+                (Some(tb), _) => reel_postgres::Source::Table(r(tb)?),
+                (None, Some(q)) => reel_postgres::Source::Query(r(q)?),
+                (None, None) => return Err(TaskFailure::fatal(format!("task {}: neither table nor query", t.id))),
+            };
+            let mut req = crate::postgres::PgIngestRequest::new(&url, source, output.clone(), &format!("{} (task {})", ctx.command, t.id));
+            req.watermark = watermark.clone();
+            req.ds = ctx.ds;
+            let o = crate::postgres::ingest_postgres(&ctx.env, &req, &progress).await?;
+            log.line(&format!(
+                "extracted {} rows of {} into {}@{} ({}{}; {} attempt{})",
+                o.rows,
+                o.source,
+                o.table,
+                o.version,
+                o.mode,
+                o.high.as_ref().map(|h| format!(", watermark {} -> {h}", o.low.as_deref().unwrap_or("(first load)"))).unwrap_or_default(),
+                o.attempts,
+                if o.attempts == 1 { "" } else { "s" }
+            ));
+            if o.quarantined > 0 {
+                log.line(&format!("{} rows could not be stored and are in {}", o.quarantined, o.quarantine_table.as_deref().unwrap_or("quarantine")));
+            }
+            done(serde_json::to_value(&o).unwrap_or_default())
+        }
+        TaskKind::IngestReviews { path, if_missing } => {
+            let rel = r(path)?;
+            let abs = ws.join(&rel);
+            if !abs.is_file() {
+                return match if_missing {
+                    IfMissing::Skip => {
+                        log.line(&format!("{} does not exist: no review file for {}; skipped", abs.display(), ctx.ds));
+                        Ok(TaskDone { output: serde_json::json!({"skipped": format!("{rel} is missing")}), skipped: true })
+                    }
+                    IfMissing::Fail => Err(TaskFailure::retry(format!(
+                        "{} does not exist: the vendor's review file for {} has not arrived (set if_missing = \"skip\" to skip days without one)",
+                        abs.display(),
+                        ctx.ds
+                    ))),
+                };
+            }
+            let req = crate::reviews::ReviewsRequest { path: abs, ds: ctx.ds, command: format!("{} (task {})", ctx.command, t.id) };
+            let o = crate::reviews::ingest_reviews(&ctx.env, &req, &progress).await?;
+            log.line(&format!(
+                "{}: {} lines read, {} reviews loaded, {} quarantined, {} duplicates, {} already loaded on another day",
+                o.path, o.read, o.loaded, o.quarantined, o.duplicates, o.already_loaded
+            ));
+            done(serde_json::to_value(&o).unwrap_or_default())
+        }
+        TaskKind::Sentiment { model, table, output } => sentiment_task(ctx, t, model, table, output, log).await,
         TaskKind::Sql { sql, output, partition, description, .. } => {
             let sql = r(sql)?;
             sql_task(ctx, t, &sql, output, partition.as_deref(), description.as_deref(), log).await
@@ -470,6 +557,113 @@ async fn sql_task(
             "rows": m.rows_written,
             "partition": partition.map(|c| format!("{c}={ds}")),
             "upstream": upstream.iter().map(|(t, v)| format!("{t}@{v}")).collect::<Vec<_>>(),
+        }),
+        skipped: false,
+    })
+}
+
+/// Labels the run day's reviews of `table` with the registered sentiment model `model` and
+/// replaces that day's partition of `output` with them (the input's columns, then
+/// `sentiment` and `positive_review`).
+async fn sentiment_task(ctx: &RunCtx, t: &Task, model: &str, table: &TableRef, output: &TableRef, log: &TaskLog) -> Result<TaskDone, TaskFailure> {
+    use arrow::array::{Array, BooleanArray, StringArray};
+    let retry = |e: &dyn std::fmt::Display| TaskFailure::retry(e.to_string());
+    let name = model.split(['@', ':']).next().unwrap_or(model);
+    let versions = ctx.env.catalog.model_versions(name).await.map_err(|e| retry(&e))?;
+    if versions.is_empty() {
+        return Err(TaskFailure::fatal(format!(
+            "task {}: no sentiment model {name:?} is registered; train one first: `reelhouse train sentiment --name {name}` (on clean.reviews) or `--train FILE --test FILE`",
+            t.id
+        )));
+    }
+    let mv = train::resolve(&ctx.env, model).await?;
+    let m = crate::sentiment::load_sentiment(&ctx.env, &mv).await?;
+    if !ctx.env.lake.exists(table).await.map_err(|e| retry(&e))? {
+        return Err(TaskFailure::fatal(format!("task {}: {table} does not exist; load reviews first (an ingest task with format = \"reviews\")", t.id)));
+    }
+    let ds = ctx.ds.to_string();
+    let session = reel_sql::SqlSession::try_new(&ctx.env.lake, None).await.map_err(|e| retry(&e))?;
+    let res = session
+        .query(&format!("SELECT * FROM {table} WHERE ds = '{ds}'"))
+        .await
+        .map_err(|e| TaskFailure::fatal(format!("task {}: reading {table} ds={ds}: {e}", t.id)))?;
+    let in_version = session.table_version(&table.to_string());
+    let text_col = ["text", "review_text"]
+        .iter()
+        .find_map(|c| res.schema.index_of(c).ok())
+        .ok_or_else(|| TaskFailure::fatal(format!("task {}: {table} has no text (or review_text) column", t.id)))?;
+    let mut fields: Vec<arrow::datatypes::FieldRef> = res.schema.fields().iter().cloned().collect();
+    fields.push(Arc::new(arrow::datatypes::Field::new("sentiment", arrow::datatypes::DataType::Utf8, false)));
+    fields.push(Arc::new(arrow::datatypes::Field::new("positive_review", arrow::datatypes::DataType::Boolean, false)));
+    let schema = Arc::new(arrow::datatypes::Schema::new(fields));
+    let mut info = serde_json::Map::new();
+    info.insert("run_id".into(), ctx.run_id.clone().into());
+    info.insert("pipeline".into(), ctx.pipeline.name.clone().into());
+    info.insert("task".into(), t.id.clone().into());
+    info.insert("ds".into(), ds.clone().into());
+    info.insert("model".into(), format!("{}@{}", mv.name, mv.version).into());
+    let mut writer = ctx
+        .env
+        .lake
+        .writer(output, schema.clone())
+        .with_commit_info(info)
+        .with_partition_columns(vec!["ds".into()])
+        .with_mode(WriteMode::ReplacePartition { column: "ds".into(), value: ds.clone() });
+    let (mut rows, mut positive) = (0u64, 0u64);
+    for b in &res.batches {
+        let texts = arrow::compute::cast(b.column(text_col), &arrow::datatypes::DataType::Utf8).map_err(|e| TaskFailure::fatal(e.to_string()))?;
+        let texts = texts.as_any().downcast_ref::<StringArray>().ok_or_else(|| TaskFailure::fatal("the text column is not text"))?;
+        let docs: Vec<String> = (0..texts.len()).map(|i| if texts.is_null(i) { String::new() } else { texts.value(i).to_string() }).collect();
+        let classes = tokio::task::block_in_place(|| m.classify(&docs));
+        let labels: Vec<&str> = classes.iter().map(|&c| m.labels.get(c).map_or("unknown", String::as_str)).collect();
+        let pos: Vec<bool> = labels.iter().map(|l| *l == "positive").collect();
+        rows += docs.len() as u64;
+        positive += pos.iter().filter(|p| **p).count() as u64;
+        let mut cols = b.columns().to_vec();
+        cols.push(Arc::new(StringArray::from(labels)));
+        cols.push(Arc::new(BooleanArray::from(pos)));
+        let out = arrow::record_batch::RecordBatch::try_new(schema.clone(), cols).map_err(|e| TaskFailure::fatal(e.to_string()))?;
+        if let Err(e) = writer.write(out).await {
+            let _ = writer.abort().await;
+            return Err(TaskFailure::fatal(e.to_string()));
+        }
+    }
+    let done = writer.commit().await.map_err(|e| retry(&e))?;
+    let lake_info = ctx.env.lake.info(output).await.map_err(|e| retry(&e))?;
+    let mut tags = BTreeMap::new();
+    tags.insert("pipeline".to_string(), ctx.pipeline.name.clone());
+    tags.insert("task".to_string(), t.id.clone());
+    tags.insert("model".to_string(), format!("{}@{}", mv.name, mv.version));
+    ctx.env
+        .catalog
+        .record_version(NewTableVersion {
+            table: output.clone(),
+            version: done.version,
+            operation: format!("replace ds={ds}"),
+            columns: ColumnEntry::from_schema(&lake_info.schema),
+            row_count: lake_info.row_count.map_or(-1, |n| n as i64),
+            partition_columns: lake_info.partition_columns.clone(),
+            location: lake_info.location.clone(),
+            size_bytes: lake_info.size_bytes as i64,
+            num_files: lake_info.num_files as i64,
+            run_id: RunId(ctx.run_id.clone()),
+            command: format!("{} (task {})", ctx.command, t.id),
+            created_at: Utc::now(),
+            description: Some(format!("{table} labelled negative / neutral / positive by the sentiment model {}", mv.name)),
+            tags,
+            sources: Vec::new(),
+            upstream: in_version.map(|v| vec![(table.clone(), v)]).unwrap_or_default(),
+        })
+        .await
+        .map_err(|e| retry(&e))?;
+    log.line(&format!("labelled {rows} reviews of {table} ds={ds} with {}@{}: {positive} positive; wrote {output}@{}", mv.name, mv.version, done.version));
+    Ok(TaskDone {
+        output: serde_json::json!({
+            "table": output.to_string(),
+            "version": done.version,
+            "rows": rows,
+            "positive": positive,
+            "model": format!("{}@{}", mv.name, mv.version),
         }),
         skipped: false,
     })

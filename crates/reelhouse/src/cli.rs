@@ -239,6 +239,32 @@ pub enum IngestCommand {
     )]
     Movielens(IngestMovielensArgs),
 
+    /// A PostgreSQL table or query, whole or incrementally by a watermark column
+    #[command(
+        long_about = "Extracts a table or a query from a PostgreSQL database into a lake table, streamed \
+                      with COPY in binary (memory stays flat whatever the table's size) and written in \
+                      one Delta commit. Types are mapped faithfully: numeric(p,s) to Decimal128(p,s), \
+                      timestamptz to Timestamp(us, UTC), timestamp, date, text, integers, floats, \
+                      bool, uuid, json, bytea (docs/postgres.md has the full table).\n\n\
+                      With --watermark COLUMN only rows above the last load's maximum are read; the \
+                      maximum is kept in the catalog and moves only with the commit. A connection \
+                      that breaks mid-extract is retried from the start; nothing is loaded twice. \
+                      Rows with values that have no Arrow form go to quarantine.NAME with the reason.",
+        after_help = "Examples:\n  reelhouse ingest postgres --url postgres://reel@db/rental --table payment --watermark payment_date\n  reelhouse ingest postgres --table customer --into clean.customer        # URL from $REELHOUSE_POSTGRES_URL\n  reelhouse ingest postgres --query \"SELECT customer_id, amount, payment_date FROM payment WHERE payment_date::date = '2025-01-02'\" --into raw.user_purchase --ds 2025-01-02\n  reelhouse ingest postgres --table rental --watermark last_update --full-refresh --format json"
+    )]
+    Postgres(crate::commands::pg::IngestPostgresArgs),
+
+    /// Vendor review files (CSV or JSONL) into raw, clean and quarantine.reviews
+    #[command(
+        long_about = "Loads vendor review files: raw.reviews (every record as text), clean.reviews \
+                      (review_id, customer_id, film_id, review_date, rating, text; one row per review) \
+                      and quarantine.reviews (lines that do not check, with the reason), each replacing \
+                      the run day's partition. The run day is the YYYY-MM-DD in the file name unless \
+                      --ds is given.",
+        after_help = "Examples:\n  reelhouse ingest reviews vendor/reviews_2025-01-02.csv\n  reelhouse ingest reviews vendor/reviews_*.csv --format json\n  reelhouse ingest reviews today.jsonl --ds 2025-01-03"
+    )]
+    Reviews(crate::commands::pg::IngestReviewsArgs),
+
     /// Kaggle/TMDB movies_metadata.csv into the clean.tmdb_* tables
     #[command(
         long_about = "Loads Kaggle's \"The Movies Dataset\" movies_metadata.csv (or a folder holding it) \
@@ -306,6 +332,18 @@ pub enum GenerateCommand {
     /// MovieLens-like CSV files (ratings, movies, tags, links) of any size
     #[command(after_help = "Example:\n  reelhouse generate movielens --ratings 25000000 --out data/ml-25m-gen --seed 42")]
     Movielens(GenerateMovielensArgs),
+
+    /// A DVD-rental company in PostgreSQL (dvdrental's tables) and its review files
+    #[command(
+        long_about = "Creates dvdrental's tables (category, film, film_category, customer, inventory, \
+                      rental, payment, with keys, identity ids and last_update columns kept current by \
+                      triggers) and fills them with plausible activity over --days days, loaded with COPY \
+                      in one transaction. With --out DIR it also writes the vendor's review file of each \
+                      day (review_id, customer_id, film_id, review_date, rating, text), the texts drawn \
+                      from a real review corpus. The same seed and sizes give the same rows.",
+        after_help = "Examples:\n  reelhouse generate rental --postgres postgres://reel@localhost/rental --customers 600 --days 3 --out vendor\n  reelhouse generate rental --customers 100000 --days 250 --replace          # ~5M payments\n  reelhouse generate rental --customers 50 --days 3 --out vendor               # review files only"
+    )]
+    Rental(crate::commands::pg::GenerateRentalArgs),
 
     /// A movies_metadata.csv shaped like Kaggle's, with N movies
     #[command(after_help = "Example:\n  reelhouse generate movies-metadata --movies 1000000 --out data/meta-1m --seed 42")]

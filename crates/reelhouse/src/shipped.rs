@@ -5,8 +5,12 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-const FILES: [(&str, &str); 4] = [
+const FILES: [(&str, &str); 8] = [
     ("pipelines/movielens_daily.toml", include_str!("../../../pipelines/movielens_daily.toml")),
+    ("pipelines/rental_daily.toml", include_str!("../../../pipelines/rental_daily.toml")),
+    ("models/user_behavior_metric.sql", include_str!("../../../models/user_behavior_metric.sql")),
+    ("models/film_sentiment.sql", include_str!("../../../models/film_sentiment.sql")),
+    ("expectations/curated.user_behavior_metric.toml", include_str!("../../../expectations/curated.user_behavior_metric.toml")),
     ("pipelines/retrain_weekly.toml", include_str!("../../../pipelines/retrain_weekly.toml")),
     ("models/clean_ratings.sql", include_str!("../../../models/clean_ratings.sql")),
     ("expectations/clean.ratings.toml", include_str!("../../../expectations/clean.ratings.toml")),
@@ -27,7 +31,9 @@ pub fn write_into(dir: &Path) -> Result<Vec<String>> {
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         written.push(rel.to_string());
     }
-    let landing = dir.join("landing/movielens");
-    std::fs::create_dir_all(&landing).with_context(|| format!("creating {}", landing.display()))?;
+    for landing in ["landing/movielens", "landing/reviews"] {
+        let landing = dir.join(landing);
+        std::fs::create_dir_all(&landing).with_context(|| format!("creating {}", landing.display()))?;
+    }
     Ok(written)
 }

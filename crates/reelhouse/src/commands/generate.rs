@@ -22,10 +22,11 @@ struct Generated {
     seconds: f64,
 }
 
-pub fn run(g: &GlobalArgs, cmd: GenerateCommand) -> Result<ExitCode> {
+pub async fn run(g: &GlobalArgs, cmd: GenerateCommand) -> Result<ExitCode> {
     let args = match cmd {
         GenerateCommand::Movielens(a) => a,
         GenerateCommand::MoviesMetadata(a) => return metadata(g, a),
+        GenerateCommand::Rental(a) => return super::pg::generate_rental_cmd(g, a).await,
     };
     let params = reel_gen::MovieLensGenParams::new(args.ratings).seed(args.seed).check()?;
     let bar = Bar::new(g.no_progress);

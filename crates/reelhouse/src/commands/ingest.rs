@@ -15,6 +15,8 @@ pub async fn run(g: &GlobalArgs, cmd: IngestCommand) -> Result<ExitCode> {
     let (args, metadata) = match cmd {
         IngestCommand::Movielens(a) => (a, false),
         IngestCommand::MoviesMetadata(a) => (a, true),
+        IngestCommand::Postgres(a) => return super::pg::ingest_postgres_cmd(g, a).await,
+        IngestCommand::Reviews(a) => return super::pg::ingest_reviews_cmd(g, a).await,
     };
     let ds = match &args.ds {
         Some(d) => d.parse::<Ds>()?,

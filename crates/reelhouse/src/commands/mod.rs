@@ -15,6 +15,7 @@ mod generate;
 mod ingest;
 mod init;
 mod ml;
+pub(crate) mod pg;
 pub mod pipelines;
 pub mod quality;
 mod serve;
@@ -28,7 +29,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ingest(cmd) => ingest::run(&g, cmd).await,
         Command::Catalog(cmd) => catalog::run(&g, cmd).await,
         Command::Sql(args) => sql::run(&g, args).await,
-        Command::Generate(cmd) => generate::run(&g, cmd),
+        Command::Generate(cmd) => generate::run(&g, cmd).await,
         Command::Report(args) => report::run(&g, args).await,
         Command::Demo(args) => demo::run(&g, args).await,
         Command::Train(crate::cli::TrainCommand::Classifier(a)) => classify::train_classifier_cmd(&g, a).await,
@@ -70,11 +71,13 @@ pub async fn open_env(g: &GlobalArgs) -> Result<Env> {
         .with_context(|| format!("opening the workspace at {}", dir.display()))
 }
 
-/// The command line as typed, for lineage.
+/// The command line as typed, for lineage, with the password of any URL in it masked
+/// (`postgres://u:***@h/db`): lineage and commit info are readable by everyone.
 pub fn command_line() -> String {
     let args: Vec<String> = std::env::args().collect();
     let mut parts = vec!["reelhouse".to_string()];
     parts.extend(args.into_iter().skip(1).map(|a| {
+        let a = if a.contains("://") { reel_postgres::mask_url(&a) } else { a };
         if a.contains(char::is_whitespace) { format!("{a:?}") } else { a }
     }));
     parts.join(" ")

@@ -5,6 +5,8 @@ mod crash;
 mod demo;
 mod ingest;
 mod ml;
+mod postgres;
+mod rental;
 mod pipelines;
 mod serve;
 mod reports;

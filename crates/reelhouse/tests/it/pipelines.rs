@@ -23,12 +23,21 @@ fn ml100k(ws: &Path) {
 #[test]
 fn init_ships_the_pipelines_and_they_load() {
     let (_tmp, ws) = workspace();
-    for f in ["pipelines/movielens_daily.toml", "pipelines/retrain_weekly.toml", "expectations/clean.ratings.toml", "models/clean_ratings.sql"] {
+    for f in [
+        "pipelines/movielens_daily.toml",
+        "pipelines/retrain_weekly.toml",
+        "pipelines/rental_daily.toml",
+        "expectations/clean.ratings.toml",
+        "expectations/curated.user_behavior_metric.toml",
+        "models/clean_ratings.sql",
+        "models/user_behavior_metric.sql",
+        "models/film_sentiment.sql",
+    ] {
         assert!(ws.join(f).is_file(), "{f} not shipped");
     }
     let list = json(&ws, &["pipeline", "list"]);
     let names: Vec<&str> = list.as_array().expect("list").iter().map(|p| p["pipeline"].as_str().expect("name")).collect();
-    assert_eq!(names, vec!["movielens_daily", "retrain_weekly"]);
+    assert_eq!(names, vec!["movielens_daily", "rental_daily", "retrain_weekly"]);
     assert!(list.as_array().expect("list").iter().all(|p| p["error"].is_null()), "{list}");
     let plan = json(&ws, &["run", "movielens_daily", "--ds", "2025-04-09", "--dry-run"]);
     assert_eq!(plan["tasks"].as_array().expect("tasks").len(), 6);
