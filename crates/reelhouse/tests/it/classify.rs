@@ -157,3 +157,19 @@ fn issue_7_sentiment_train_predict_and_report() {
     let out = run(&ws, &["train", "sentiment", "--train", &tr, "--test", &te, "--param", "colour=red"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn issue_8_the_gate_compares_classifiers_on_the_same_test_rows() {
+    let (_tmp, ws) = workspace();
+    let base = ["train", "classifier", "--csv", &churn("train.csv"), "--test", &churn("test.csv"), "--target", "churn", "--name", "churn", "--cv", "0"];
+    let mut good = base.to_vec();
+    good.extend(["--param", "bins=10", "--param", "class_weight=balanced", "--param", "c=0.05"]);
+    json(&ws, &good);
+    ok(&ws, &["models", "promote", "churn@1"]);
+    let mut worse = base.to_vec();
+    worse.extend(["--param", "c=0.0001"]);
+    json(&ws, &worse);
+    let refused = run(&ws, &["models", "promote", "churn@2"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(String::from_utf8_lossy(&refused.stdout).contains("roc_auc"));
+}
