@@ -180,7 +180,13 @@ impl Catalog {
     }
 
     async fn create_schema(&self, masked_url: &str) -> Result<()> {
-        for stmt in SCHEMA.iter().chain(crate::registry::REGISTRY_SCHEMA) {
+        for stmt in SCHEMA
+            .iter()
+            .chain(crate::registry::REGISTRY_SCHEMA)
+            .chain(crate::pipeline::PIPELINE_SCHEMA)
+            .chain(crate::quality::QUALITY_SCHEMA)
+            .chain(crate::extract::EXTRACT_SCHEMA)
+        {
             sqlx::query(*stmt)
                 .execute(&self.pool)
                 .await

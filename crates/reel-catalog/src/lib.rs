@@ -16,6 +16,7 @@
 //!                                reel_lineage        (source files, upstream tables)
 //!     finish_run ──────────────> reel_runs          (succeeded | failed, summary)
 //!   reelhouse tables / lineage / SQL catalog.* <── list_tables, versions, lineage, runs
+//!   ingest postgres: record_extract ─> reel_extracts, reel_watermarks (see [`Watermark`])
 //! ```
 //!
 //! ```
@@ -35,12 +36,18 @@
 
 mod catalog;
 mod error;
+mod extract;
 mod model;
+mod pipeline;
+mod quality;
 mod registry;
 
 pub use catalog::{Catalog, SCHEMA_VERSION};
 pub use error::{Error, Result};
+pub use extract::{ExtractEntry, NewExtract, Watermark, WatermarkChange};
 pub use registry::{AliasEvent, ModelVersion, NewModelVersion};
+pub use pipeline::{LockHolder, NewPipelineRun, PipelineRun, TaskRun};
+pub use quality::{ExpectationRecord, ValidationRecord};
 pub use model::{
     ColumnEntry, LineageEntry, NewTableVersion, RunEntry, RunStatus, SourceEntry, TableEntry, VersionEntry,
 };

@@ -20,6 +20,37 @@ pub struct WorkspaceConfig {
     pub lake: LakeConfig,
     /// Where table metadata and lineage live.
     pub catalog: CatalogConfig,
+    /// How `reelhouse serve` runs (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serve: Option<ServeConfig>,
+}
+
+/// The `[serve]` section: settings of `reelhouse serve` (flags override them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Address to listen on, e.g. `127.0.0.1:8080`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addr: Option<String>,
+    /// The environment variable holding the bearer token of the write routes
+    /// (`/events`, promote). Preferred to `token`: the file then holds no secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_env: Option<String>,
+    /// The bearer token itself (keep the file private if you use it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The model whose champion answers `/predict` (a rating model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predict_model: Option<String>,
+    /// The model whose champion answers `/recommend` and `/similar`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recommend_model: Option<String>,
+    /// Seconds between polls of the registry for a new champion (0 = never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_seconds: Option<f64>,
+    /// The lake table events are appended to (`raw.events`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_table: Option<String>,
 }
 
 /// The `[lake]` section.
@@ -66,6 +97,7 @@ impl Default for WorkspaceConfig {
             catalog: CatalogConfig {
                 url: "sqlite://catalog.db".into(),
             },
+            serve: None,
         }
     }
 }
@@ -129,6 +161,17 @@ impl WorkspaceConfig {
         }
         s.push_str("\n[catalog]\n# sqlite://FILE (relative to this file) or postgres://user:pass@host/db\n");
         s.push_str(&format!("url = {:?}\n", self.catalog.url));
+        match &self.serve {
+            Some(sv) => {
+                s.push_str("\n[serve]\n");
+                s.push_str(&toml::to_string(sv).unwrap_or_default());
+            }
+            None => {
+                s.push_str("\n# reelhouse serve (docs/serving.md); flags override these.\n# [serve]\n");
+                s.push_str("# addr = \"127.0.0.1:8080\"\n# token_env = \"REELHOUSE_SERVE_TOKEN\"   # bearer token of /events and promote\n");
+                s.push_str("# predict_model = \"recommender\"\n# recommend_model = \"recommender\"\n# poll_seconds = 5\n# events_table = \"raw.events\"\n");
+            }
+        }
         s
     }
 }
@@ -294,6 +337,19 @@ url = "postgres://u:p@localhost/reel"
             let err = WorkspaceConfig::from_toml(Path::new("x.toml"), text).unwrap_err().to_string();
             assert!(err.contains(needle), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn serve_section_parses_and_round_trips() {
+        let text = "[lake]\nroot = \"lake\"\n[catalog]\nurl = \"sqlite://c.db\"\n[serve]\naddr = \"127.0.0.1:9000\"\ntoken_env = \"TOK\"\npoll_seconds = 2.5\n";
+        let cfg = WorkspaceConfig::from_toml(Path::new("x"), text).unwrap();
+        let sv = cfg.serve.clone().unwrap();
+        assert_eq!(sv.addr.as_deref(), Some("127.0.0.1:9000"));
+        assert_eq!(sv.token_env.as_deref(), Some("TOK"));
+        assert_eq!(sv.poll_seconds, Some(2.5));
+        assert_eq!(WorkspaceConfig::from_toml(Path::new("x"), &cfg.to_commented_toml()).unwrap(), cfg);
+        let err = WorkspaceConfig::from_toml(Path::new("x"), &format!("{text}tokn = \"x\"\n")).unwrap_err().to_string();
+        assert!(err.contains("tokn"), "{err}");
     }
 
     #[test]

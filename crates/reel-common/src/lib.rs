@@ -17,9 +17,11 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod duration;
 mod error;
 mod ids;
+pub mod template;
 
-pub use config::{CatalogConfig, LakeConfig, S3Config, Workspace, WorkspaceConfig, CONFIG_FILE};
+pub use config::{CatalogConfig, LakeConfig, S3Config, ServeConfig, Workspace, WorkspaceConfig, CONFIG_FILE};
 pub use error::{Error, Result};
 pub use ids::{Ds, RunId, TableRef, Zone};

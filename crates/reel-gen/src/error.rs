@@ -26,6 +26,32 @@ pub enum Error {
         /// The largest accepted value.
         max: u64,
     },
+    /// A number of movies the metadata generator does not make.
+    #[error("--movies {value} is outside 1..={max}; pass e.g. --movies 1000000")]
+    BadMovies {
+        /// What the caller asked for.
+        value: u64,
+        /// The largest accepted value.
+        max: u64,
+    },
+    /// A generator parameter out of its range.
+    #[error("{flag} {value} is out of range: {reason}")]
+    BadParam {
+        /// The flag (`--customers`).
+        flag: &'static str,
+        /// What the caller passed.
+        value: String,
+        /// The accepted range.
+        reason: String,
+    },
+    /// A review corpus that cannot be used.
+    #[error("cannot use {path} as a review corpus: {reason}")]
+    BadCorpus {
+        /// The file.
+        path: PathBuf,
+        /// Why, and what it needs.
+        reason: String,
+    },
     /// I/O on an output file or folder.
     #[error("cannot {action} {path}: {source}")]
     Io {

@@ -1,6 +1,10 @@
 //! Synthetic data sets for benchmarks and demos, shaped like the real ones.
 //!
-//! Today: the MovieLens CSV family (`reelhouse generate movielens`), in the exact format of
+//! Three generators: `movies_metadata.csv` in the shape of Kaggle's "The Movies Dataset"
+//! (`reelhouse generate movies-metadata`, see [`MetadataGenParams`]); a DVD-rental
+//! company and its daily activity ([`rental`], for `reelhouse generate rental`: rows for
+//! PostgreSQL and the vendor's review files); and the MovieLens CSV family
+//! (`reelhouse generate movielens`), in the exact format of
 //! MovieLens 25M / ml-latest, at any size from a thousand to two billion ratings. The files
 //! feed `reelhouse ingest movielens` like a real download would, so ingest, the lake and the
 //! recommenders can be measured at sizes no one ships.
@@ -42,14 +46,17 @@ mod alias;
 mod catalog;
 mod csv;
 mod error;
+mod metadata;
 mod movielens;
 mod ratings;
+pub mod rental;
 mod rng;
 mod time;
 mod users;
 
 pub use catalog::{GENRES, NO_GENRES, movie_count};
 pub use error::{Error, Result};
+pub use metadata::{MAX_MOVIES, MetadataGenParams, MetadataGenReport, TMDB_GENRES, ValidMetadataGenParams};
 pub use movielens::{
     DEFAULT_SEED, GenReport, MAX_RATINGS, MIN_RATINGS, MovieLensGenParams, ValidMovieLensGenParams,
 };

@@ -18,6 +18,22 @@ pub(crate) enum Stream {
     Profile = 3,
     /// Per-user ratings and tags.
     Ratings = 4,
+    /// Rental company: films, categories, inventory.
+    RentalCatalogue = 5,
+    /// Rental company: each customer's habits (store, activity, favourite category).
+    RentalCustomers = 6,
+    /// Rental company: each customer's row (names, sign-up day).
+    RentalCustomerRows = 7,
+    /// Rental company: one day's rentals and payments.
+    RentalDay = 8,
+    /// Rental company: which of a day's rentals get a review, and when.
+    RentalReviews = 9,
+    /// Rental company: the texts and ratings of a day's reviews.
+    RentalReviewTexts = 10,
+    /// Rental company: defects put into a day's review file.
+    RentalReviewDefects = 11,
+    /// The movies_metadata.csv generator.
+    Metadata = 12,
 }
 
 /// SplitMix64 step: a good 64-bit mixer, used to expand seeds.

@@ -76,12 +76,29 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A file that is not a `movies_metadata.csv` (no such file in the folder, or its
+    /// header lacks the key columns).
+    #[error("{path} is not a movies_metadata.csv: {reason}")]
+    NotMoviesMetadata {
+        /// The file or folder given.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
+    },
     /// The file changed between the two passes over it.
     #[error("{path} changed while it was being read ({reason}); run the ingest again")]
     FileChanged {
         /// The file.
         path: PathBuf,
         /// What gave it away.
+        reason: String,
+    },
+    /// A file that cannot be read as a whole (a review file without its header).
+    #[error("{path}: {reason}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what the file should look like.
         reason: String,
     },
     /// The caller's sink refused a batch.

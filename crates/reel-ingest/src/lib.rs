@@ -1,4 +1,5 @@
-//! Parsing MovieLens files into Arrow record batches: the first stage of reelhouse.
+//! Parsing MovieLens files, Kaggle's `movies_metadata.csv` and vendor review files
+//! ([`reviews`]) into Arrow record batches: the first stage of reelhouse.
 //!
 //! This crate reads files and nothing else: no lake, no async. It finds which MovieLens
 //! release a folder holds, parses its files (in parallel, in big chunks) and hands typed
@@ -14,7 +15,8 @@
 //! ```
 //!
 //! Bad lines never stop a load: they go to `quarantine.<table>` with a precise reason.
-//! See [`movielens`] for the formats, the tables and the cleaning rules.
+//! See [`movielens`] for the formats, the tables and the cleaning rules, and [`tmdb`] for
+//! `movies_metadata.csv` (its Python-literal columns are read by [`tmdb::literal`]).
 //!
 //! ```
 //! use reel_ingest::movielens::{detect, ingest, IngestOptions};
@@ -34,9 +36,20 @@
 
 mod error;
 pub mod movielens;
+pub mod reviews;
 pub mod sink;
 pub mod source;
+pub mod tmdb;
 
 pub use error::{Error, Result};
 pub use sink::{Sink, Target, VecSink};
 pub use source::SourceFile;
+
+/// The columns of any table this crate writes (MovieLens or `tmdb_*`).
+pub fn schema_of(target: Target) -> arrow::datatypes::SchemaRef {
+    if target.name().starts_with("tmdb_") {
+        tmdb::schema(target)
+    } else {
+        movielens::schema(target)
+    }
+}

@@ -67,6 +67,9 @@ impl fmt::Display for Target {
 ///   [`crate::Error::sink`].
 /// - Nothing is emitted for a table without rows; create empty tables from
 ///   [`crate::movielens::targets`] if you need them.
+/// - `discard(target)` means "forget every batch emitted for `target` so far": the loader
+///   starts that table over (it read a ratings file optimistically as grouped by user and
+///   found it was not). Batches emitted afterwards are the table's whole content.
 ///
 /// # Example
 ///
@@ -83,11 +86,19 @@ impl fmt::Display for Target {
 ///         *self.0.entry(target).or_default() += batch.num_rows();
 ///         Ok(())
 ///     }
+///
+///     fn discard(&mut self, target: Target) -> Result<()> {
+///         self.0.remove(&target);
+///         Ok(())
+///     }
 /// }
 /// ```
 pub trait Sink: Send {
     /// Takes one batch for `target`.
     fn emit(&mut self, target: Target, batch: RecordBatch) -> Result<()>;
+
+    /// Drops every batch emitted for `target` so far; the table starts over.
+    fn discard(&mut self, target: Target) -> Result<()>;
 }
 
 /// A sink that keeps every batch in memory, for tests and small inputs.
@@ -118,7 +129,7 @@ impl VecSink {
 
     /// All rows of `target` in one batch (empty, with the table's schema, if none came).
     pub fn table(&self, target: Target) -> Result<RecordBatch> {
-        let schema = crate::movielens::schema(target);
+        let schema = crate::schema_of(target);
         let batches: Vec<&RecordBatch> = self.batches_for(target).collect();
         Ok(arrow::compute::concat_batches(&schema, batches)?)
     }
@@ -127,6 +138,11 @@ impl VecSink {
 impl Sink for VecSink {
     fn emit(&mut self, target: Target, batch: RecordBatch) -> Result<()> {
         self.batches.push((target, batch));
+        Ok(())
+    }
+
+    fn discard(&mut self, target: Target) -> Result<()> {
+        self.batches.retain(|(t, _)| *t != target);
         Ok(())
     }
 }
@@ -160,5 +176,9 @@ mod tests {
         assert_eq!(sink.rows(t), 0);
         assert_eq!(sink.batches_for(t).count(), 2);
         assert_eq!(sink.rows(Target::Raw("links")), 0);
+        sink.emit(Target::Raw("links"), RecordBatch::new_empty(crate::movielens::schema(Target::Raw("links")))).unwrap();
+        sink.discard(t).unwrap();
+        assert_eq!(sink.batches_for(t).count(), 0);
+        assert_eq!(sink.batches_for(Target::Raw("links")).count(), 1, "other tables are kept");
     }
 }

@@ -317,6 +317,12 @@ impl Lake {
 
     /// The table's commits, newest first, read from its Delta log.
     pub async fn history(&self, t: &TableRef) -> Result<Vec<CommitEntry>> {
+        self.history_after(t, -1).await
+    }
+
+    /// The table's commits with a version above `after`, newest first: only those commit
+    /// files are read, so a caller that knows the version it saw last pays for the new ones.
+    pub async fn history_after(&self, t: &TableRef, after: i64) -> Result<Vec<CommitEntry>> {
         let table = self.open(t).await?;
         let store = table.object_store();
         let log = Path::from(DELTA_LOG);
@@ -328,6 +334,7 @@ impl Lake {
             .objects
             .into_iter()
             .filter_map(|m| commit_version(m.location.filename()?).map(|v| (v, m)))
+            .filter(|(v, _)| *v > after)
             .collect();
         commits.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
         let mut out = Vec::with_capacity(commits.len());

@@ -43,7 +43,7 @@ use serde::Serialize;
 
 use crate::artifact::ArtifactWriter;
 use crate::data::{IdMap, Scale};
-use crate::reco::Algorithm;
+use crate::reco::{Algorithm, UserVector};
 
 /// What a model's scores mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -164,6 +164,29 @@ pub trait Model: Send + Sync + fmt::Debug {
     }
     /// Writes the model's learned state (not the id maps) into `out`.
     fn write(&self, out: &mut ArtifactWriter);
+    /// The model's fold-in, when it can describe a user by a vector computed from ratings
+    /// with the items fixed (SVD, ALS): what a server's speed layer uses for users who
+    /// rated after training. `None` (the default) for every other model.
+    fn as_fold_in(&self) -> Option<&dyn FoldIn> {
+        None
+    }
+}
+
+/// Users described by a vector computed from their ratings, the items fixed: a model that
+/// implements it can answer for users it was not trained on, or whose ratings changed,
+/// without retraining.
+///
+/// Implementors guarantee that [`FoldIn::score_items_with`] and [`FoldIn::score_with`] give
+/// the same raw scores as [`Model::score_items`] / [`Model::score`] for a trained user's own
+/// trained vector, never panic for any [`UserVector`] (factors of the wrong length score as
+/// zeros) and that [`FoldIn::fold_in`] refuses item indices outside [`Model::items`].
+pub trait FoldIn: Send + Sync {
+    /// The bias and factors of a user with `ratings` as `(item index, rating)` pairs.
+    fn fold_in(&self, ratings: &[(u32, f32)]) -> crate::Result<UserVector>;
+    /// The raw score of item `i` for an ad-hoc user (`None` when `i` is out of range).
+    fn score_with(&self, user: &UserVector, i: u32) -> Option<f32>;
+    /// Raw scores of every item for an ad-hoc user, into `out` (one per item).
+    fn score_items_with(&self, user: &UserVector, out: &mut [f32]);
 }
 
 /// A prediction for a (user, item) pair in external ids.

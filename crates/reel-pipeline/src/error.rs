@@ -21,6 +21,17 @@ pub enum Error {
         /// The input.
         path: String,
     },
+    /// Every record of a file was quarantined.
+    #[error("nothing could be loaded from {path}: every record was quarantined; see `reelhouse sql \"SELECT reason, count(*) FROM {table} GROUP BY reason\"`")]
+    NothingLoadedFrom {
+        /// The input.
+        path: String,
+        /// The quarantine table to look at.
+        table: String,
+    },
+    /// A PostgreSQL source.
+    #[error(transparent)]
+    Postgres(#[from] reel_postgres::Error),
     /// Training, evaluation or a model artifact.
     #[error(transparent)]
     Ml(#[from] reel_ml::Error),
@@ -43,6 +54,29 @@ pub enum Error {
     /// The request cannot be carried out as asked (the message says what to do).
     #[error("{0}")]
     BadRequest(String),
+    /// A pipeline file is wrong.
+    #[error(transparent)]
+    Dag(#[from] crate::dag::DagError),
+    /// A validation could not run.
+    #[error(transparent)]
+    Quality(#[from] reel_quality::Error),
+    /// A query failed.
+    #[error(transparent)]
+    Sql(#[from] reel_sql::Error),
+    /// Another live run holds the pipeline-day.
+    #[error("{pipeline} is already running for {ds} (run {run_id} by {owner}, since {since}); wait for it, or check it with `reelhouse runs show {run_id}`")]
+    AlreadyRunning {
+        /// The pipeline.
+        pipeline: String,
+        /// The day.
+        ds: String,
+        /// The run holding it.
+        run_id: String,
+        /// Its process.
+        owner: String,
+        /// Since when.
+        since: String,
+    },
     /// A bug: a worker thread died.
     #[error("internal error: {0} (this is a bug in reelhouse; please report it)")]
     Internal(String),

@@ -30,8 +30,11 @@ pub struct IngestRequest {
     pub ds: Ds,
     /// The command line, recorded in lineage.
     pub command: String,
-    /// Rows per batch handed from the parser to the writer.
+    /// Rows per batch handed from the parser to the writer (128Ki by default).
     pub batch_rows: usize,
+    /// Write only the raw and quarantine tables (the run day's partitions), leaving clean
+    /// tables alone: for daily drops that a SQL model merges into clean.
+    pub raw_only: bool,
 }
 
 impl IngestRequest {
@@ -41,8 +44,19 @@ impl IngestRequest {
             path: path.into(),
             ds: Ds::today(),
             command: command.to_string(),
-            batch_rows: 1 << 20,
+            // 128Ki rows: measured on a 25M-rating load against 1Mi (the old default), 256Ki and
+            // 64Ki, it keeps both cores busy to the end (the writers' backlog when parsing
+            // ends drops from 0.5 s to 0.1 s of encoding) and peak memory falls from
+            // 1.0 GB to 0.33 GB, for the same CPU time.
+            batch_rows: 128 * 1024,
+            raw_only: false,
         }
+    }
+
+    /// Writes only the raw and quarantine tables.
+    pub fn with_raw_only(mut self, raw_only: bool) -> Self {
+        self.raw_only = raw_only;
+        self
     }
 
     /// Sets the run day.
@@ -99,6 +113,9 @@ pub struct IngestOutcome {
     pub tables: Vec<TableOutcome>,
     /// Wall time of the whole load.
     pub seconds: f64,
+    /// Values changed by cleaning rules, counted (movies_metadata only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixes: Option<serde_json::Value>,
 }
 
 /// A source file as reported.
@@ -114,15 +131,29 @@ pub struct SourceSummary {
     pub sha256: String,
 }
 
+/// What the parsing thread tells the async writers.
+pub(crate) enum ToWriter {
+    /// Rows for a table.
+    Batch(Target, RecordBatch),
+    /// Forget what the table got so far: the parser starts it over.
+    Discard(Target),
+}
+
 /// Sends parsed batches from the parsing thread to the async writers.
-struct ChannelSink {
-    tx: tokio::sync::mpsc::Sender<(Target, RecordBatch)>,
+pub(crate) struct ChannelSink {
+    pub(crate) tx: tokio::sync::mpsc::Sender<ToWriter>,
 }
 
 impl reel_ingest::Sink for ChannelSink {
     fn emit(&mut self, target: Target, batch: RecordBatch) -> reel_ingest::Result<()> {
         self.tx
-            .blocking_send((target, batch))
+            .blocking_send(ToWriter::Batch(target, batch))
+            .map_err(|_| reel_ingest::Error::sink(target, "the lake writer stopped"))
+    }
+
+    fn discard(&mut self, target: Target) -> reel_ingest::Result<()> {
+        self.tx
+            .blocking_send(ToWriter::Discard(target))
             .map_err(|_| reel_ingest::Error::sink(target, "the lake writer stopped"))
     }
 }
@@ -173,7 +204,10 @@ async fn run_load(
         .filter_map(|(_, p)| std::fs::metadata(p).ok())
         .map(|m| m.len())
         .sum();
-    let targets = movielens::targets(format);
+    let targets: Vec<Target> = movielens::targets(format)
+        .into_iter()
+        .filter(|t| !(req.raw_only && matches!(t, Target::Clean(_))))
+        .collect();
     let commit_info = |t: &Target| {
         let mut m = serde_json::Map::new();
         m.insert("run_id".into(), run_id.to_string().into());
@@ -182,25 +216,37 @@ async fn run_load(
         m.insert("table".into(), t.table_ref().to_string().into());
         m
     };
-    let mut writers: HashMap<Target, TableWriter> = HashMap::new();
+    let mut raw_layouts: HashMap<Target, Vec<String>> = HashMap::new();
     for t in &targets {
+        if let Target::Raw(_) = t {
+            raw_layouts.insert(*t, raw_partitioning(env, &t.table_ref()).await?);
+        }
+    }
+    let new_writer = |t: &Target| {
         let tref = t.table_ref();
         let writer = env.lake.writer(&tref, movielens::schema(*t)).with_commit_info(commit_info(t));
-        let writer = match t {
-            Target::Clean(_) => writer.with_mode(WriteMode::Overwrite),
-            Target::Raw(_) | Target::Quarantine(_) => writer
-                .with_partition_columns(vec!["ds".into()])
-                .with_mode(WriteMode::ReplacePartition {
-                    column: "ds".into(),
-                    value: ds.to_string(),
-                }),
+        let replace_day = WriteMode::ReplacePartition {
+            column: "ds".into(),
+            value: ds.to_string(),
         };
-        writers.insert(*t, writer);
-    }
+        match t {
+            Target::Clean(_) => writer
+                .with_delta_encoded(delta_encoded(&["rated_at", "tagged_at"]))
+                .with_no_dictionary(vec!["user_id".into()])
+                .with_mode(WriteMode::Overwrite),
+            Target::Raw(_) => writer
+                .with_partition_columns(raw_layouts.get(t).cloned().unwrap_or_default())
+                .with_delta_encoded(delta_encoded(&["_line", "timestamp"]))
+                .with_no_dictionary(vec!["user_id".into()])
+                .with_mode(replace_day),
+            Target::Quarantine(_) => writer.with_partition_columns(vec!["ds".into()]).with_mode(replace_day),
+        }
+    };
+    let mut writers: HashMap<Target, TableWriter> = targets.iter().map(|t| (*t, new_writer(t))).collect();
 
     // Parse on a blocking thread; write here as batches arrive. The channel is small so
     // the parser waits for the writer (flat memory) instead of racing ahead.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Target, RecordBatch)>(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<ToWriter>(4);
     let opts = IngestOptions {
         ds,
         batch_rows: req.batch_rows,
@@ -223,24 +269,39 @@ async fn run_load(
     };
     let (handle, progress_rx) = parse;
     let mut write_error = None;
-    while let Some((target, batch)) = rx.recv().await {
+    while let Some(msg) = rx.recv().await {
         for n in progress_rx.try_iter() {
             progress.advance(n);
         }
         if write_error.is_some() {
             continue; // drain so the parser can finish and report
         }
-        match writers.get_mut(&target) {
-            Some(w) => {
+        let target = match &msg {
+            ToWriter::Batch(t, _) | ToWriter::Discard(t) => *t,
+        };
+        let Some(w) = writers.get_mut(&target) else {
+            if req.raw_only && matches!(target, Target::Clean(_)) {
+                continue; // clean tables are not written on a raw-only load
+            }
+            write_error = Some(reel_lake::Error::Internal(format!(
+                "the parser emitted {} which was not declared for {format}",
+                target.table_ref()
+            )));
+            continue;
+        };
+        match msg {
+            ToWriter::Batch(_, batch) => {
                 if let Err(e) = w.write(batch).await {
                     write_error = Some(e);
                 }
             }
-            None => {
-                write_error = Some(reel_lake::Error::Internal(format!(
-                    "the parser emitted {} which was not declared for {format}",
-                    target.table_ref()
-                )))
+            ToWriter::Discard(_) => {
+                // Nothing was committed: abort deletes the files written so far and a
+                // fresh writer takes the table's rows from the start.
+                let old = std::mem::replace(w, new_writer(&target));
+                if let Err(e) = old.abort().await {
+                    tracing::warn!(table = %target.table_ref(), error = %e, "could not remove discarded files");
+                }
             }
         }
     }
@@ -248,6 +309,7 @@ async fn run_load(
         progress.advance(n);
     }
     progress.end();
+    tracing::info!("every row parsed and handed to the writers");
     let report = handle.await.map_err(|e| Error::Internal(format!("parser thread: {e}")));
     let report = match (report, write_error) {
         (Ok(Ok(r)), None) => r,
@@ -266,6 +328,7 @@ async fn run_load(
     };
 
     // Commit: every table is its own Delta transaction.
+    let commit_started = Instant::now();
     progress.begin("committing", Some(targets.len() as u64));
     let sources_by_role = sources_by_role(&detected, &report.sources);
     let mut tables = Vec::new();
@@ -277,11 +340,28 @@ async fn run_load(
         Target::Clean(_) => 1,
         Target::Quarantine(_) => 2,
     });
-    for t in ordered {
-        let Some(writer) = writers.remove(&t) else { continue };
+    // The tables commit concurrently (independent logs; waiting on file I/O, mostly): on a
+    // fresh workspace thirteen commits one after the other took 0.5 s of a 4 s 25M load.
+    // The catalog then records them in order; a table whose commit failed is left out
+    // and the first failure is returned once the others are recorded.
+    let pending: Vec<(Target, TableWriter)> = ordered.iter().filter_map(|t| writers.remove(t).map(|w| (*t, w))).collect();
+    let committed = futures::future::join_all(pending.into_iter().map(|(t, writer)| async move {
         let tref = t.table_ref();
         let metrics = writer.commit().await?;
         let info = env.lake.info(&tref).await?;
+        Ok::<_, Error>((t, metrics, info))
+    }))
+    .await;
+    let mut first_error = None;
+    for result in committed {
+        let (t, metrics, info) = match result {
+            Ok(c) => c,
+            Err(e) => {
+                first_error.get_or_insert(e);
+                continue;
+            }
+        };
+        let tref = t.table_ref();
         let name = match t {
             Target::Raw(n) | Target::Clean(n) | Target::Quarantine(n) => n,
         };
@@ -345,6 +425,10 @@ async fn run_load(
         progress.advance(1);
     }
     progress.end();
+    tracing::info!(tables = tables.len(), seconds = commit_started.elapsed().as_secs_f64(), "committed");
+    if let Some(e) = first_error {
+        return Err(e);
+    }
 
     Ok(IngestOutcome {
         run_id: run_id.to_string(),
@@ -374,10 +458,38 @@ async fn run_load(
             .collect(),
         tables,
         seconds: 0.0,
+        fixes: None,
     })
 }
 
-async fn abort_all(writers: HashMap<Target, TableWriter>) {
+/// The columns a MovieLens table writes delta-encoded: movie ids (sorted within a user,
+/// or within a table of movies) and the given line-number and time columns (those a
+/// table lacks are skipped). User ids come in long runs: they skip the dictionary instead
+/// (see `TableWriter::with_no_dictionary`).
+fn delta_encoded(more: &[&str]) -> Vec<String> {
+    ["movie_id"].iter().chain(more).map(|c| c.to_string()).collect()
+}
+
+/// How a raw table is partitioned: by run day, then by source file.
+///
+/// `_source` is a partition column so that the file name costs nothing per row (it lives
+/// in the Delta log and in the path, not in every row of the data files: 5% of a 25M-rating
+/// load's CPU went to dictionary-encoding the same file name 25 million times). Tables
+/// created before that keep their `ds`-only layout: a load never changes a raw table's
+/// partitioning, which would refuse the write.
+async fn raw_partitioning(env: &Env, table: &TableRef) -> Result<Vec<String>> {
+    let current = if env.lake.exists(table).await? {
+        env.lake.info(table).await?.partition_columns
+    } else {
+        Vec::new()
+    };
+    Ok(match current.first().map(String::as_str) {
+        Some("ds") => current,
+        _ => vec!["ds".into(), "_source".into()],
+    })
+}
+
+pub(crate) async fn abort_all(writers: HashMap<Target, TableWriter>) {
     for (t, w) in writers {
         if let Err(e) = w.abort().await {
             tracing::warn!(table = %t.table_ref(), error = %e, "could not remove uncommitted files");
@@ -425,5 +537,72 @@ fn describe(t: &TableRef) -> &'static str {
         (Zone::Clean, "links") => "Movie ids in IMDb and TMDB",
         (Zone::Quarantine, _) => "Lines that could not be loaded: file, line number, raw text and reason",
         _ => "",
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use reel_common::{Workspace, WorkspaceConfig};
+
+    use super::*;
+    use crate::NoProgress;
+
+    fn fixture() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/ml-csv-corrupt")
+    }
+
+    async fn env(dir: &Path) -> Env {
+        Env::open(Workspace::init(dir, WorkspaceConfig::default()).unwrap()).await.unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn raw_tables_are_partitioned_by_day_and_source_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let env = env(tmp.path()).await;
+        let ds: Ds = "2025-04-09".parse().unwrap();
+        ingest_movielens(&env, &IngestRequest::new(fixture(), "test").with_ds(ds), &NoProgress).await.unwrap();
+        let info = env.lake.info(&"raw.ratings".parse().unwrap()).await.unwrap();
+        assert_eq!(info.partition_columns, ["ds", "_source"]);
+        let clean = env.lake.info(&"clean.ratings".parse().unwrap()).await.unwrap();
+        assert!(clean.partition_columns.is_empty());
+    }
+
+    /// A raw table made before `_source` became a partition column keeps its layout:
+    /// the load replaces its day instead of failing on the other partitioning.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn raw_tables_of_the_old_layout_keep_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let env = env(tmp.path()).await;
+        let table: TableRef = "raw.ratings".parse().unwrap();
+        let schema = movielens::schema(Target::Raw("ratings"));
+        let cols: Vec<arrow::array::ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| -> arrow::array::ArrayRef {
+                match (f.name().as_str(), f.data_type()) {
+                    ("ds", _) => Arc::new(StringArray::from(vec!["2025-04-09"])),
+                    (_, DataType::Utf8) => Arc::new(StringArray::from(vec!["ratings.csv"])),
+                    (_, DataType::Float64) => Arc::new(arrow::array::Float64Array::from(vec![4.0])),
+                    _ => Arc::new(Int64Array::from(vec![1])),
+                }
+            })
+            .collect();
+        let old = RecordBatch::try_new(Arc::new(Schema::new(schema.fields().iter().map(|f| Field::clone(f)).collect::<Vec<_>>())), cols).unwrap();
+        let mut w = env.lake.writer(&table, schema.clone()).with_partition_columns(vec!["ds".into()]).with_mode(WriteMode::Append);
+        w.write(old).await.unwrap();
+        w.commit().await.unwrap();
+
+        let ds: Ds = "2025-04-09".parse().unwrap();
+        let out = ingest_movielens(&env, &IngestRequest::new(fixture(), "test").with_ds(ds), &NoProgress).await.unwrap();
+        let info = env.lake.info(&table).await.unwrap();
+        assert_eq!(info.partition_columns, ["ds"]);
+        let ratings = out.tables.iter().find(|t| t.table == "raw.ratings").unwrap();
+        // The day was replaced: only this load's rows are left.
+        assert_eq!(info.row_count, Some(ratings.rows_written));
     }
 }

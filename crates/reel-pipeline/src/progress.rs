@@ -15,6 +15,11 @@ pub trait Progress: Send + Sync {
     fn message(&self, msg: &str) {
         let _ = msg;
     }
+    /// Whether the work should stop (a pipeline task timed out or was cancelled). Long
+    /// loops (training epochs) ask between steps; `false` by default.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// Reports nothing.

@@ -270,6 +270,10 @@ impl FitObserver for EpochProgress<'_> {
         }
         self.progress.advance(1);
     }
+
+    fn keep_going(&self) -> bool {
+        !self.progress.cancelled()
+    }
 }
 
 /// Evaluates `model` on `test` (rating metrics for rating models, top-N when asked).

@@ -107,6 +107,60 @@ pub enum Command {
     #[command(subcommand)]
     Models(ModelsCommand),
 
+    /// Check a table against its expectations (expectations/TABLE.toml)
+    #[command(
+        long_about = "Runs a table's expectations (not null, unique, between, in set, regex, row count, \
+                      mean/stddev/min/max, freshness) as one SQL scan, prints what was observed with \
+                      failing counts and a few failing rows, and stores the result in the catalog.\n\n\
+                      Exit code 1 when an `error` expectation fails (warnings do not count).",
+        after_help = "Examples:\n  reelhouse validate clean.ratings\n  reelhouse validate clean.ratings --ds 2025-04-09 --format json\n  reelhouse validate curated.top_rated --file checks/top.toml"
+    )]
+    Validate(crate::commands::quality::ValidateArgs),
+
+    /// Run a pipeline for a day or a range of days (pipelines/NAME.toml)
+    #[command(
+        long_about = "Runs a pipeline's tasks for one run day: independent tasks in parallel, retries with \
+                      backoff, timeouts, and downstream tasks skipped after a failure. Day-partitioned \
+                      outputs replace that day's partition in one transaction, so running a day again \
+                      gives the same tables. History and logs go to the catalog (reelhouse runs).\n\n\
+                      Exit code 0 when every task succeeded, 1 when a task failed, 2 when the run could \
+                      not start (bad file, the day already running).",
+        after_help = "Examples:\n  reelhouse run movielens_daily --ds 2025-04-09\n  reelhouse run movielens_daily --from 2025-04-01 --to 2025-04-07     # backfill\n  reelhouse run movielens_daily --ds 2025-04-09 --rerun-failed\n  reelhouse run movielens_daily --ds 2025-04-09 --only validate\n  reelhouse run retrain_weekly --param algo=svdpp --dry-run"
+    )]
+    Run(crate::commands::pipelines::RunArgs),
+
+    /// Pipeline run history: list runs, show one with its tasks and logs
+    #[command(subcommand)]
+    Runs(crate::commands::pipelines::RunsCommand),
+
+    /// Run every scheduled pipeline on its cron (catch-up, no duplicate days)
+    #[command(
+        long_about = "Runs each pipeline of the workspace that has a schedule when its day's interval has \
+                      ended (\"0 6 * * *\" runs day D at D+1 06:00, as Airflow does), and every missed \
+                      day since `start` when the pipeline says catchup = true. Which days ran is read \
+                      from the catalog, so a restarted scheduler (or a second one) never runs a \
+                      pipeline-day twice; a run left behind by a killed scheduler is resumed.",
+        after_help = "Examples:\n  reelhouse scheduler\n  reelhouse scheduler --once --pipeline movielens_daily\n  reelhouse scheduler --poll 1m"
+    )]
+    Scheduler(crate::commands::pipelines::SchedulerArgs),
+
+    /// Pipeline files: list, check, export to Airflow
+    #[command(subcommand)]
+    Pipeline(crate::commands::pipelines::PipelineCommand),
+    /// Serve predictions, recommendations and events over HTTP (the champion models)
+    #[command(
+        long_about = "Serves the champion of each model over HTTP: POST /predict, GET /recommend/{user_id}, \
+                      GET /similar/{movie_id}, GET /movies/{movie_id}, GET /users/{user_id}/history, \
+                      POST /events (the speed layer), GET /models, POST /models/{name}/promote, /health, \
+                      /ready, /metrics (Prometheus), /openapi.json and /docs.\n\n\
+                      A new champion promoted by another process is picked up within --poll seconds; \
+                      POST /models/{name}/promote swaps at once. Write routes need a bearer token: \
+                      set serve.token_env (or serve.token) in reelhouse.toml, or REELHOUSE_SERVE_TOKEN; \
+                      without one a token is generated and printed. Settings also come from the \
+                      [serve] section of reelhouse.toml; flags override it. See docs/serving.md.",
+        after_help = "Examples:\n  reelhouse serve\n  reelhouse serve --addr 0.0.0.0:8080 --poll 10\n  reelhouse serve --predict-model recommender --recommend-model ranker\n  curl -s localhost:8080/predict -H 'content-type: application/json' -d '{\"user_id\": 196, \"movie_id\": 242}'"
+    )]
+    Serve(ServeArgs),
     /// Score rows or texts with a registered classifier or sentiment model
     #[command(subcommand)]
     Predict(PredictCommand),
@@ -127,6 +181,19 @@ pub enum Command {
     Features(FeaturesCommand),
 
     /// Run the whole flow on the bundled MovieLens 100K and say where to look
+    /// Named reports with charts: list, one report, or all of them as an HTML page
+    #[command(
+        long_about = "Runs a named SQL report over the lake and prints its rows (--format table, csv or json); \
+                      --chart draws it as SVG or PNG. `reelhouse report list` describes every report and \
+                      its parameters; `reelhouse report all --html DIR` writes one self-contained page \
+                      with every chart and table.\n\n\
+                      MovieLens reports: rating-histogram, films-per-year, genre-frequency, top-rated. \
+                      Movie-metadata reports: company-year, company-year-genre, genre-year.",
+        after_help = "Examples:\n  reelhouse report list\n  reelhouse report top-rated --param min_votes=100 --param bayesian=true --chart top.svg\n  reelhouse report company-year --param agg=avg --param company=pixar --format csv\n  reelhouse report genre-year --param from=1990 --chart genres.png\n  reelhouse report all --html report/"
+    )]
+    Report(ReportArgs),
+
+    /// Run the whole flow on the bundled MovieLens 100K and metadata; say where to look
     #[command(after_help = "Example:\n  reelhouse demo            # creates ./reelhouse-demo\n  reelhouse demo --dir /tmp/demo")]
     Demo(DemoArgs),
 }
@@ -171,11 +238,26 @@ pub enum IngestCommand {
         after_help = "Examples:\n  reelhouse ingest movielens ~/data/ml-100k\n  reelhouse ingest movielens ~/data/ml-25m --ds 2025-04-09 --format json"
     )]
     Movielens(IngestMovielensArgs),
+
+    /// Kaggle/TMDB movies_metadata.csv into the clean.tmdb_* tables
+    #[command(
+        long_about = "Loads Kaggle's \"The Movies Dataset\" movies_metadata.csv (or a folder holding it) \
+                      into clean.tmdb_movies and the many-to-many tables clean.tmdb_genres / \
+                      tmdb_movie_genres, tmdb_companies / tmdb_movie_companies, tmdb_countries / \
+                      tmdb_movie_countries and tmdb_languages / tmdb_movie_languages.\n\n\
+                      The list columns are Python literals (single quotes, None/True/False) and are \
+                      read by a real parser. budget and revenue of 0 mean unknown and load as null. \
+                      Records with shifted columns, unparseable numbers or dates, release dates after \
+                      the ingest day, negative money or a repeated id go to quarantine.tmdb_movies \
+                      with the reason; the rest load.",
+        after_help = "Examples:\n  reelhouse ingest movies-metadata ~/data/the-movies-dataset/movies_metadata.csv\n  reelhouse ingest movies-metadata datasets/movies-metadata --ds 2025-04-09 --format json\n  reelhouse sql \"SELECT reason, count(*) FROM quarantine.tmdb_movies GROUP BY reason\""
+    )]
+    MoviesMetadata(IngestMovielensArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct IngestMovielensArgs {
-    /// The dataset folder (or any file in it)
+    /// The dataset folder (or a file in it)
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
 
@@ -224,6 +306,25 @@ pub enum GenerateCommand {
     /// MovieLens-like CSV files (ratings, movies, tags, links) of any size
     #[command(after_help = "Example:\n  reelhouse generate movielens --ratings 25000000 --out data/ml-25m-gen --seed 42")]
     Movielens(GenerateMovielensArgs),
+
+    /// A movies_metadata.csv shaped like Kaggle's, with N movies
+    #[command(after_help = "Example:\n  reelhouse generate movies-metadata --movies 1000000 --out data/meta-1m --seed 42")]
+    MoviesMetadata(GenerateMetadataArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateMetadataArgs {
+    /// Number of movies (records) to write
+    #[arg(long, value_name = "N")]
+    pub movies: u64,
+
+    /// Output folder (created if missing); the file is movies_metadata.csv
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Random seed: the same seed gives the same file
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -239,6 +340,84 @@ pub struct GenerateMovielensArgs {
     /// Random seed: the same seed gives the same files
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: serve.addr, else 127.0.0.1:8080]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub addr: Option<String>,
+
+    /// Model whose champion answers /predict (a rating model)
+    #[arg(long, value_name = "NAME")]
+    pub predict_model: Option<String>,
+
+    /// Model whose champion answers /recommend and /similar
+    #[arg(long, value_name = "NAME")]
+    pub recommend_model: Option<String>,
+
+    /// Registry alias to serve
+    #[arg(long, default_value = "champion", value_name = "ALIAS")]
+    pub alias: String,
+
+    /// Seconds between registry polls for a new champion (0 = never) [default: 5]
+    #[arg(long, value_name = "SECONDS")]
+    pub poll: Option<f64>,
+
+    /// Turn the write routes (/events, promote) off
+    #[arg(long)]
+    pub read_only: bool,
+
+    /// Write a JSON access log line per request to FILE (- for stderr)
+    #[arg(long, value_name = "FILE")]
+    pub access_log: Option<PathBuf>,
+
+    /// Requests in flight above which new ones get 503 at once
+    #[arg(long, default_value_t = 512, value_name = "N")]
+    pub max_inflight: usize,
+
+    /// Connections served at once (more wait in the backlog)
+    #[arg(long, default_value_t = 4096, value_name = "N")]
+    pub max_connections: usize,
+
+    /// Request timeout in milliseconds (answered 503 past it)
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    pub timeout_ms: u64,
+
+    /// Largest request body in bytes
+    #[arg(long, default_value_t = 65_536, value_name = "BYTES")]
+    pub body_limit: usize,
+
+    /// Seconds between appends of buffered events to the lake
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    pub flush_seconds: f64,
+
+    /// Lake table the events go to [default: serve.events_table or raw.events]
+    #[arg(long, value_name = "TABLE")]
+    pub events_table: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A report name, `list` (describe them) or `all` (run every report)
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// A report parameter, as NAME=VALUE (repeatable; see `report list`)
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub param: Vec<String>,
+
+    /// Draw the chart to this file (.svg or .png)
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<PathBuf>,
+
+    /// With `all`: write DIR/index.html with every chart and table
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
+
+    /// Most rows to print as a table (csv and json get every row)
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_rows: usize,
 }
 
 #[derive(Debug, Args)]

@@ -24,3 +24,17 @@ pub fn write_ml100k(dir: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// The bundled movies_metadata.csv sample (3,203 records with the real file's quirks).
+const MOVIES_METADATA: &[u8] = include_bytes!("../../../datasets/movies-metadata/movies_metadata.csv");
+
+/// Writes the bundled `movies_metadata.csv` into `dir` (left alone when unchanged) and
+/// returns its path.
+pub fn write_movies_metadata(dir: &Path) -> Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("movies_metadata.csv");
+    if !std::fs::read(&path).map(|b| b == MOVIES_METADATA).unwrap_or(false) {
+        std::fs::write(&path, MOVIES_METADATA).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(path)
+}

@@ -8,6 +8,7 @@ mod commands;
 mod embedded;
 mod progress;
 mod render;
+mod shipped;
 
 use std::process::ExitCode;
 

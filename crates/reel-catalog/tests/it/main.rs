@@ -18,6 +18,8 @@ async fn conformance_sqlite_memory() {
     let c = Catalog::connect("sqlite::memory:").await.unwrap();
     assert_eq!(c.backend(), "sqlite");
     suite::run(&c).await;
+    suite::run_pipelines(&c).await;
+    suite::run_quality(&c).await;
 }
 
 #[tokio::test]
@@ -27,6 +29,8 @@ async fn conformance_sqlite_file() {
     let c = Catalog::connect(&url).await.unwrap();
     assert_eq!(c.backend(), "sqlite");
     suite::run(&c).await;
+    suite::run_pipelines(&c).await;
+    suite::run_quality(&c).await;
     drop(c);
     // Everything is still there after reconnecting.
     let c = Catalog::connect(&url).await.unwrap();
@@ -43,7 +47,11 @@ async fn conformance_postgres() {
     let c = Catalog::connect(&url).await.unwrap();
     assert_eq!(c.backend(), "postgres");
     suite::run(&c).await;
+    suite::run_pipelines(&c).await;
+    suite::run_quality(&c).await;
     // A second connect finds the schema in place.
     let c = Catalog::connect(&url).await.unwrap();
     suite::run(&c).await;
+    suite::run_pipelines(&c).await;
+    suite::run_quality(&c).await;
 }

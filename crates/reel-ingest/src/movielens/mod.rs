@@ -82,6 +82,7 @@ pub use detect::detect;
 pub use schema::{LINKS, MOVIE_GENRES, MOVIES, RATINGS, TAGS, USERS, schema, targets};
 pub use text::split_title_year;
 
+pub(crate) use batch::const_str as const_str_col;
 use fields::Dialect;
 use lines::LineSpec;
 use text::{Encoding, Scale};

@@ -89,6 +89,10 @@ impl Sink for Failing {
         self.after -= 1;
         Ok(())
     }
+
+    fn discard(&mut self, _target: Target) -> Result<()> {
+        Ok(())
+    }
 }
 
 #[test]

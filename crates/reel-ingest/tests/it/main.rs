@@ -8,3 +8,4 @@ mod csv;
 mod dat;
 mod grouping;
 mod ml100k;
+mod tmdb;

@@ -183,6 +183,8 @@ macro_rules! conformance {
             case!(open_version_out_of_range_is_refused);
             case!(date_partitions_are_replaced_by_day);
             case!(timestamps_without_zone_work_and_upgrade_the_protocol);
+            case!(a_batch_spanning_partitions_is_split);
+            case!(delta_encoded_columns_round_trip);
         }
     };
 }

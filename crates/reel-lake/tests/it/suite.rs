@@ -401,6 +401,10 @@ pub async fn history_lists_commits_newest_first(lake: &Lake) {
     assert_eq!(h[2].metadata["run_id"], "run-a");
     assert_eq!(h[0].metadata["operationMetrics"]["numOutputRows"], 2);
     assert!(h[0].timestamp >= h[2].timestamp);
+    // Only the commits after a version.
+    let after = lake.history_after(&table, 0).await.unwrap();
+    assert_eq!(after.iter().map(|c| c.version).collect::<Vec<_>>(), vec![2, 1]);
+    assert!(lake.history_after(&table, 2).await.unwrap().is_empty());
 }
 
 pub async fn open_version_out_of_range_is_refused(lake: &Lake) {
@@ -501,4 +505,58 @@ pub async fn timestamps_without_zone_work_and_upgrade_the_protocol(lake: &Lake) 
     assert_eq!(lake.info(&table).await.unwrap().row_count, Some(6));
     let old = lake.open_version(&table, 0).await.unwrap();
     assert_eq!(reel_lake::scan_table(&table, &old).await.unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+}
+
+/// A batch that spans partitions takes the general split; one that holds a single
+/// partition goes straight to its file. Both end in the right folders.
+pub async fn a_batch_spanning_partitions_is_split(lake: &Lake) {
+    let table = t("raw.events");
+    let mixed = arrow::compute::concat_batches(&schema(), &[batch(0..3, "a"), batch(3..5, "b"), batch(5..6, "a")]).unwrap();
+    let mut w = lake.writer(&table, schema()).with_mode(WriteMode::Append).with_partition_columns(vec!["ds".into()]);
+    w.write(mixed).await.unwrap();
+    w.write(batch(6..8, "b")).await.unwrap();
+    w.commit().await.unwrap();
+    assert_eq!(scan_rows(lake, &table).await, expected(&[(0..3, "a"), (3..5, "b"), (5..6, "a"), (6..8, "b")]));
+    let files = active_files(lake, &table).await;
+    assert!(files.iter().any(|f| f.starts_with("ds=a/")) && files.iter().any(|f| f.starts_with("ds=b/")), "{files:?}");
+    assert!(files.iter().all(|f| f.starts_with("ds=a/") || f.starts_with("ds=b/")), "{files:?}");
+}
+
+/// Delta-encoded columns read back the same, and are written DELTA_BINARY_PACKED
+/// without a dictionary; names that are missing or not integers are ignored.
+pub async fn delta_encoded_columns_round_trip(lake: &Lake) {
+    use reel_lake::deltalake::parquet::basic::Encoding;
+    let table = t("raw.lines");
+    let mut w = lake
+        .writer(&table, schema())
+        .with_mode(replace("2025-04-09"))
+        .with_delta_encoded(vec!["id".into(), "score".into(), "missing".into()]);
+    w.write(batch(0..5000, "2025-04-09")).await.unwrap();
+    w.write(batch(10_000..10_100, "2025-04-09")).await.unwrap();
+    w.commit().await.unwrap();
+    assert_eq!(scan_rows(lake, &table).await, expected(&[(0..5000, "2025-04-09"), (10_000..10_100, "2025-04-09")]));
+
+    let handle = lake.open(&table).await.unwrap();
+    let files = active_files(lake, &table).await;
+    let bytes = handle
+        .object_store()
+        .get(&object_store::path::Path::parse(&files[0]).unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let reader = reel_lake::deltalake::parquet::file::reader::SerializedFileReader::new(bytes).unwrap();
+    use reel_lake::deltalake::parquet::file::reader::FileReader as _;
+    let rg = reader.metadata().row_group(0);
+    let encodings = |name: &str| {
+        let c = rg.columns().iter().find(|c| c.column_path().string() == name).unwrap();
+        c.encodings().collect::<Vec<Encoding>>()
+    };
+    let id = encodings("id");
+    assert!(id.contains(&Encoding::DELTA_BINARY_PACKED), "{id:?}");
+    assert!(!id.contains(&Encoding::RLE_DICTIONARY) && !id.contains(&Encoding::PLAIN_DICTIONARY), "{id:?}");
+    // A float column keeps the default (a dictionary).
+    let score = encodings("score");
+    assert!(!score.contains(&Encoding::DELTA_BINARY_PACKED), "{score:?}");
 }

@@ -301,7 +301,7 @@ pub struct AlsModel {
     f: Factors,
 }
 
-factor_model!(AlsModel, Algorithm::Als, "p");
+factor_model!(AlsModel, Algorithm::Als, "p", fold_in);
 
 impl AlsModel {
     /// Rebuilds the model from an artifact.

@@ -1503,6 +1503,14 @@ impl Factors {
         ))
     }
 
+    pub(crate) fn score_with(&self, user: &UserVector, i: u32) -> Option<f32> {
+        let q = self.q.get(i as usize * self.lay.width..(i as usize + 1) * self.lay.width)?;
+        let k = self.lay.k;
+        let dot: f32 = if user.factors.len() == k { user.factors.iter().zip(&q[..k]).map(|(a, b)| a * b).sum() } else { 0.0 };
+        let bias = if self.lay.biased { user.bias + self.lay.item_bias(q) } else { 0.0 };
+        Some(self.mu() + bias + dot)
+    }
+
     pub(crate) fn score_items_with(&self, user: &UserVector, out: &mut [f32]) {
         let mut row = vec![0f32; self.lay.width];
         if user.factors.len() == self.lay.k {
@@ -1519,7 +1527,28 @@ impl Factors {
 
 /// `impl Model` for a struct with a `f: Factors` and a `params` field.
 macro_rules! factor_model {
+    ($t:ty, $algo:expr, $p_name:literal, fold_in) => {
+        $crate::reco::svd::factor_model!(@impl $t, $algo, $p_name, {
+            fn as_fold_in(&self) -> Option<&dyn $crate::model::FoldIn> {
+                Some(self)
+            }
+        });
+        impl $crate::model::FoldIn for $t {
+            fn fold_in(&self, ratings: &[(u32, f32)]) -> $crate::Result<$crate::reco::UserVector> {
+                <$t>::fold_in(self, ratings)
+            }
+            fn score_with(&self, user: &$crate::reco::UserVector, i: u32) -> Option<f32> {
+                self.f.score_with(user, i)
+            }
+            fn score_items_with(&self, user: &$crate::reco::UserVector, out: &mut [f32]) {
+                self.f.score_items_with(user, out)
+            }
+        }
+    };
     ($t:ty, $algo:expr, $p_name:literal) => {
+        $crate::reco::svd::factor_model!(@impl $t, $algo, $p_name, {});
+    };
+    (@impl $t:ty, $algo:expr, $p_name:literal, { $($extra:tt)* }) => {
         impl $crate::model::Model for $t {
             fn algorithm(&self) -> $crate::reco::Algorithm {
                 $algo
@@ -1551,6 +1580,7 @@ macro_rules! factor_model {
             fn write(&self, out: &mut $crate::artifact::ArtifactWriter) {
                 self.f.write(out, $p_name)
             }
+            $($extra)*
         }
     };
 }
@@ -1586,7 +1616,7 @@ pub struct SvdModel {
     f: Factors,
 }
 
-factor_model!(SvdModel, Algorithm::Svd, "p");
+factor_model!(SvdModel, Algorithm::Svd, "p", fold_in);
 
 impl SvdModel {
     /// Rebuilds the model from an artifact.

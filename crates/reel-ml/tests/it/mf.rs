@@ -360,3 +360,24 @@ fn blend_parameters_out_of_range_are_refused() {
     let e = Params::Blend(pop).fit(train(), &mut Quiet).expect_err("popularity is not a rating model");
     assert!(e.to_string().contains("members"), "{e}");
 }
+
+#[test]
+fn fold_in_is_reachable_through_the_model_trait_for_svd_and_als_only() {
+    let d = train();
+    let svd = SvdParams { factors: 8, epochs: 3, ..SvdParams::default() }.check().expect("valid").fit(d, &mut Quiet).expect("fits");
+    let als = AlsParams { factors: 8, iterations: 3, ..AlsParams::default() }.check().expect("valid").fit(d, &mut Quiet).expect("fits");
+    for m in [&svd as &dyn Model, &als as &dyn Model] {
+        let f = m.as_fold_in().expect("factor models fold in");
+        let v = f.fold_in(&[(0, 5.0), (1, 1.0)]).expect("valid");
+        let mut all = vec![0f32; d.n_items()];
+        f.score_items_with(&v, &mut all);
+        for i in [0u32, 1, 5] {
+            let one = f.score_with(&v, i).expect("in range");
+            assert!((one - all[i as usize]).abs() < 1e-4, "item {i}: {one} vs {}", all[i as usize]);
+        }
+        assert!(f.score_with(&v, d.n_items() as u32).is_none(), "out of range");
+        assert!(f.fold_in(&[(d.n_items() as u32, 3.0)]).is_err());
+    }
+    let pop = reco::Algorithm::Popularity.default_params().fit(d, &mut Quiet).expect("fits");
+    assert!(pop.as_fold_in().is_none());
+}

@@ -1,4 +1,4 @@
-//! `reelhouse demo`: the whole flow on the bundled MovieLens 100K.
+//! `reelhouse demo`: the whole flow on the bundled MovieLens 100K and movie metadata.
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -9,6 +9,7 @@ use reel_ml::eval::TopN;
 use reel_ml::model::predict;
 use reel_ml::reco::{Algorithm, Params};
 use reel_pipeline::tables::read_movies;
+use reel_pipeline::tmdb::ingest_movies_metadata;
 use reel_pipeline::train::{self, TrainRequest, TrainSource};
 use serde::Serialize;
 
@@ -21,6 +22,8 @@ struct DemoSummary {
     workspace: String,
     ingest: reel_pipeline::ingest::IngestOutcome,
     model: DemoModel,
+    metadata: reel_pipeline::ingest::IngestOutcome,
+    html_report: String,
     try_next: Vec<String>,
 }
 
@@ -53,22 +56,45 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<ExitCode> {
         Err(reel_common::Error::NoWorkspace { .. }) => Workspace::init(&dir, WorkspaceConfig::default())?,
         Err(e) => return Err(e.into()),
     };
+    crate::shipped::write_into(&ws.dir)?;
     let data = ws.dir.join("datasets/movielens-100k");
     crate::embedded::write_ml100k(&data)?;
     let env = Env::open(ws).await.context("opening the demo workspace")?;
     let shown = display_path(&env.workspace.dir);
     if g.format == Format::Table {
         println!("reelhouse demo: workspace {shown}\n");
-        println!("Step 1/2  ingest the bundled MovieLens 100K ({})", display_path(&data));
+        println!("Step 1/3  ingest the bundled MovieLens 100K ({})", display_path(&data));
     }
     let req = IngestRequest::new(data, &command_line());
     let bar = Bar::new(g.no_progress);
     let outcome = ingest_movielens(&env, &req, &bar).await.context("ingesting MovieLens 100K")?;
     if g.format == Format::Table {
         print_outcome(Format::Table, &outcome)?;
-        println!("\nStep 2/2  train SVD (50 factors, 20 epochs) on a random 80/20 split, register and promote it");
+        println!("\nStep 2/3  train SVD (50 factors, 20 epochs) on a random 80/20 split, register and promote it");
     }
     let model = train_demo_model(&env, &bar).await.context("training the demo model")?;
+    if g.format == Format::Table {
+        print_model(&model);
+    }
+    let metadata_file = crate::embedded::write_movies_metadata(&env.workspace.dir.join("datasets/movies-metadata"))?;
+    if g.format == Format::Table {
+        println!("\nStep 3/3  ingest the bundled movie metadata ({}) and build the HTML report", display_path(&metadata_file));
+    }
+    let req = IngestRequest::new(metadata_file, &command_line());
+    let metadata = ingest_movies_metadata(&env, &req, &bar).await.context("ingesting the bundled movies_metadata.csv")?;
+    if g.format == Format::Table {
+        print_outcome(Format::Table, &metadata)?;
+    }
+    let started = std::time::Instant::now();
+    let session = reel_sql::SqlSession::try_new_for(&env.lake, &reel_report::tables_of(&reel_report::ALL))
+        .await
+        .context("opening the lake for SQL")?;
+    let (runs, skipped) = reel_report::run_all(&session, &|_| {}).await.context("running the report pack")?;
+    let html_dir = env.workspace.dir.join("report");
+    let page = super::report::write_page(&env, &html_dir, &runs, &skipped, started).await?;
+    if g.format == Format::Table {
+        println!("  {} reports with charts in {} ({:.2} s)", runs.len(), display_path(&page), started.elapsed().as_secs_f64());
+    }
     // Show a command that can be pasted: `reelhouse` when it is on PATH, else this binary's
     // path (users of `cargo run` have it in target/release only).
     let exe = invocation_name();
@@ -81,11 +107,19 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<ExitCode> {
         format!("{exe} {ws_flag} recommend --user 196 -k 10"),
         format!("{exe} {ws_flag} compare --algos popularity,baseline,svd,item-knn,ials"),
         format!("{exe} {ws_flag} models show recommender"),
+        format!("{exe} {ws_flag} validate clean.ratings"),
+        format!("{exe} {ws_flag} run retrain_weekly      # train, evaluate, promote behind the gate"),
+        format!("{exe} {ws_flag} runs list"),
+        format!("{exe} {ws_flag} serve      # then: curl -s localhost:8080/recommend/196?k=5 (API at localhost:8080/docs)"),
+        format!("{exe} {ws_flag} report list"),
+        format!("{exe} {ws_flag} report company-year --param company=warner --chart company.svg"),
+        format!("{exe} {ws_flag} report top-rated --param bayesian=true --param min_votes=100"),
+        format!("{exe} {ws_flag} sql \"SELECT reason, count(*) FROM quarantine.tmdb_movies GROUP BY reason\""),
         format!("{exe} {ws_flag} sql          # the interactive shell"),
     ];
     if g.format == Format::Table {
-        print_model(&model);
         println!("\nWhere to look:");
+        println!("  HTML report          {}", display_path(&page));
         println!("  lake (Delta tables)  {}", display_path(std::path::Path::new(&env.workspace.lake_root())));
         println!("  catalog              {}", env.workspace.catalog_url());
         println!("\nTry:");
@@ -93,7 +127,14 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<ExitCode> {
             println!("  {t}");
         }
     } else {
-        let summary = DemoSummary { workspace: env.workspace.dir.display().to_string(), ingest: outcome, model, try_next };
+        let summary = DemoSummary {
+            workspace: env.workspace.dir.display().to_string(),
+            ingest: outcome,
+            model,
+            metadata,
+            html_report: page.display().to_string(),
+            try_next,
+        };
         println!("{}", serde_json::to_string_pretty(&summary)?);
     }
     Ok(ExitCode::SUCCESS)

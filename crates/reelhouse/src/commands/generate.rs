@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use reel_pipeline::Progress;
 use serde::Serialize;
 
-use crate::cli::{Format, GenerateCommand, GlobalArgs};
+use crate::cli::{Format, GenerateCommand, GenerateMetadataArgs, GlobalArgs};
 use crate::progress::Bar;
 use crate::render::{print, Rows};
 
@@ -23,7 +23,10 @@ struct Generated {
 }
 
 pub fn run(g: &GlobalArgs, cmd: GenerateCommand) -> Result<ExitCode> {
-    let GenerateCommand::Movielens(args) = cmd;
+    let args = match cmd {
+        GenerateCommand::Movielens(a) => a,
+        GenerateCommand::MoviesMetadata(a) => return metadata(g, a),
+    };
     let params = reel_gen::MovieLensGenParams::new(args.ratings).seed(args.seed).check()?;
     let bar = Bar::new(g.no_progress);
     bar.begin("ratings", Some(args.ratings));
@@ -54,6 +57,45 @@ pub fn run(g: &GlobalArgs, cmd: GenerateCommand) -> Result<ExitCode> {
             out.out.clone(), out.ratings.to_string(), out.users.to_string(), out.movies.to_string(),
             out.tags.to_string(), out.links.to_string(), out.bytes.to_string(), format!("{:.3}", out.seconds),
         ]);
+        print(g.format, &rows, &out)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct GeneratedMetadata {
+    path: String,
+    records: u64,
+    companies: u64,
+    bytes: u64,
+    seconds: f64,
+}
+
+fn metadata(g: &GlobalArgs, args: GenerateMetadataArgs) -> Result<ExitCode> {
+    let params = reel_gen::MetadataGenParams::new(args.movies).seed(args.seed).check()?;
+    let bar = Bar::new(g.no_progress);
+    bar.begin("movies", Some(args.movies));
+    let start = Instant::now();
+    let report = params
+        .write_csv(&args.out, &|n| bar.advance(n))
+        .with_context(|| format!("generating movies_metadata.csv in {}", args.out.display()))?;
+    bar.end();
+    let out = GeneratedMetadata {
+        path: report.path.display().to_string(),
+        records: report.records,
+        companies: report.companies,
+        bytes: report.bytes,
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    if g.format == Format::Table {
+        println!(
+            "Wrote {} movies ({} production companies, {:.1} MB) to {} in {:.1} s",
+            out.records, out.companies, out.bytes as f64 / 1e6, out.path, out.seconds
+        );
+        println!("Next: reelhouse ingest movies-metadata {}", out.path);
+    } else {
+        let mut rows = Rows::new(vec!["path", "records", "companies", "bytes", "seconds"]);
+        rows.push(vec![out.path.clone(), out.records.to_string(), out.companies.to_string(), out.bytes.to_string(), format!("{:.3}", out.seconds)]);
         print(g.format, &rows, &out)?;
     }
     Ok(ExitCode::SUCCESS)

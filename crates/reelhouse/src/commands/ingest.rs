@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use reel_common::Ds;
 use reel_pipeline::ingest::{ingest_movielens, IngestOutcome, IngestRequest};
+use reel_pipeline::tmdb::ingest_movies_metadata;
 
 use super::{command_line, display_path, open_env};
 use crate::cli::{Format, GlobalArgs, IngestCommand};
@@ -11,7 +12,10 @@ use crate::progress::Bar;
 use crate::render::{print, Rows};
 
 pub async fn run(g: &GlobalArgs, cmd: IngestCommand) -> Result<ExitCode> {
-    let IngestCommand::Movielens(args) = cmd;
+    let (args, metadata) = match cmd {
+        IngestCommand::Movielens(a) => (a, false),
+        IngestCommand::MoviesMetadata(a) => (a, true),
+    };
     let ds = match &args.ds {
         Some(d) => d.parse::<Ds>()?,
         None => Ds::today(),
@@ -20,9 +24,12 @@ pub async fn run(g: &GlobalArgs, cmd: IngestCommand) -> Result<ExitCode> {
     let path = std::path::absolute(&args.path).unwrap_or(args.path.clone());
     let req = IngestRequest::new(path.clone(), &command_line()).with_ds(ds);
     let bar = Bar::new(g.no_progress);
-    let outcome = ingest_movielens(&env, &req, &bar)
-        .await
-        .with_context(|| format!("ingesting {}", display_path(&path)))?;
+    let outcome = if metadata {
+        ingest_movies_metadata(&env, &req, &bar).await
+    } else {
+        ingest_movielens(&env, &req, &bar).await
+    }
+    .with_context(|| format!("ingesting {}", display_path(&path)))?;
     print_outcome(g.format, &outcome)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -53,10 +60,15 @@ pub fn print_outcome(format: Format, o: &IngestOutcome) -> Result<()> {
         rows.push(vec![t.table.clone(), t.version.to_string(), t.rows_written.to_string(), t.rows_in_table.to_string()]);
     }
     print(Format::Table, &rows, o)?;
+    if let Some(fixes) = o.fixes.as_ref().and_then(|f| f.as_object()) {
+        let parts: Vec<String> = fixes.iter().map(|(k, v)| format!("{} {}", v, k.replace('_', " "))).collect();
+        println!("Cleaning rules applied to loaded rows: {}", parts.join(", "));
+    }
     let quarantined: u64 = o.counts.iter().map(|c| c.quarantined).sum();
     if quarantined > 0 {
+        let table = o.counts.iter().find(|c| c.quarantined > 0).map(|c| c.table.as_str()).unwrap_or("ratings");
         println!(
-            "{quarantined} bad lines are in quarantine with the reason: reelhouse sql \"SELECT * FROM quarantine.ratings LIMIT 20\""
+            "{quarantined} bad records are in quarantine with the reason: reelhouse sql \"SELECT line, reason FROM quarantine.{table} LIMIT 20\""
         );
     }
     Ok(())

@@ -33,8 +33,10 @@ pub fn run(g: &GlobalArgs, args: InitArgs) -> Result<ExitCode> {
     let config = WorkspaceConfig {
         lake: LakeConfig { root: args.lake, s3 },
         catalog: CatalogConfig { url: args.catalog },
+        serve: None,
     };
     let ws = Workspace::init(&dir, config)?;
+    let shipped = crate::shipped::write_into(&ws.dir)?;
     let out = Initialised {
         workspace: ws.dir.display().to_string(),
         config: ws.dir.join(reel_common::CONFIG_FILE).display().to_string(),
@@ -46,7 +48,11 @@ pub fn run(g: &GlobalArgs, args: InitArgs) -> Result<ExitCode> {
         println!("  config   {}", out.config);
         println!("  lake     {}", out.lake);
         println!("  catalog  {}", out.catalog);
+        for f in &shipped {
+            println!("  shipped  {f}");
+        }
         println!("\nNext: reelhouse --workspace {} ingest movielens PATH", out.workspace);
+        println!("      reelhouse --workspace {} run movielens_daily --dry-run   # the shipped daily pipeline", out.workspace);
     } else {
         let mut rows = Rows::new(vec!["workspace", "config", "lake", "catalog"]);
         rows.push(vec![out.workspace.clone(), out.config.clone(), out.lake.clone(), out.catalog.clone()]);

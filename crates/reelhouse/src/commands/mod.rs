@@ -15,6 +15,10 @@ mod generate;
 mod ingest;
 mod init;
 mod ml;
+pub mod pipelines;
+pub mod quality;
+mod serve;
+mod report;
 mod sql;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
@@ -25,6 +29,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Catalog(cmd) => catalog::run(&g, cmd).await,
         Command::Sql(args) => sql::run(&g, args).await,
         Command::Generate(cmd) => generate::run(&g, cmd),
+        Command::Report(args) => report::run(&g, args).await,
         Command::Demo(args) => demo::run(&g, args).await,
         Command::Train(crate::cli::TrainCommand::Classifier(a)) => classify::train_classifier_cmd(&g, a).await,
         Command::Train(crate::cli::TrainCommand::Sentiment(a)) => classify::train_sentiment_cmd(&g, a).await,
@@ -38,6 +43,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tune(args) => ml::tune_cmd(&g, args).await,
         Command::Similar(args) => ml::similar_cmd(&g, args).await,
         Command::Models(cmd) => ml::models_cmd(&g, cmd).await,
+        Command::Validate(args) => quality::run(&g, args).await,
+        Command::Run(args) => pipelines::run_cmd(&g, args).await,
+        Command::Runs(cmd) => pipelines::runs_cmd(&g, cmd).await,
+        Command::Scheduler(args) => pipelines::scheduler_cmd(&g, args).await,
+        Command::Pipeline(cmd) => pipelines::pipeline_cmd(&g, cmd).await,
+        Command::Serve(args) => serve::run(&g, args).await,
     }
 }
 

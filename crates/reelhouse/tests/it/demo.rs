@@ -44,6 +44,13 @@ fn demo_loads_movielens_100k_with_lineage() {
     let rmse = show["metrics"]["rmse"].as_f64().unwrap();
     assert!((0.85..=0.95).contains(&rmse), "demo SVD RMSE {rmse}");
 
+    // Step 3: the bundled movie metadata and the HTML report.
+    assert!(stdout.contains("Step 3/3") && stdout.contains("report/index.html"), "{stdout}");
+    assert!(scalar(&dir, "SELECT count(*) FROM clean.tmdb_movies") > 3000);
+    assert!(scalar(&dir, "SELECT count(*) FROM quarantine.tmdb_movies") >= 3);
+    let html = std::fs::read_to_string(dir.join("report/index.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 7, "every report has its chart");
+
     // Running the demo again is idempotent.
     let out = bin().args(["demo", "--dir"]).arg(&dir).output().unwrap();
     assert!(out.status.success());

@@ -5,6 +5,9 @@ mod crash;
 mod demo;
 mod ingest;
 mod ml;
+mod pipelines;
+mod serve;
+mod reports;
 mod sql;
 
 use std::path::{Path, PathBuf};

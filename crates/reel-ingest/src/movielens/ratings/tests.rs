@@ -380,35 +380,35 @@ fn streaming_and_fallback_agree_with_the_rule() {
     }
 }
 
+/// A file that is not grouped by user is read twice: optimistically as grouped, then,
+/// once a user comes back, again with the fallback store. The sink sees only the second
+/// read's batches, and the result is the fallback's, whatever the chunk and batch sizes.
 #[test]
-fn prescan_sees_grouping() {
+fn issue_2_ungrouped_files_start_over_without_a_first_pass() {
     let known = movies(1..=20);
-    let p = RatingsParser {
-        spec: spec(Dialect::Csv, Scale::Half),
-        movies: &known,
-        streaming: false,
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.csv");
-    for (text, grouped) in [
-        (
-            "userId,movieId,rating,timestamp\n1,1,1,1\n1,2,1,1\n2,1,1,1\n\n3,1,1,1\n",
-            true,
-        ),
-        ("1,1,1,1\n2,1,1,1\n1,2,1,1\n", false),
+    let long: String = (1..=9).flat_map(|u| (1..=5).map(move |m| format!("{u},{m},1,1\n"))).collect();
+    let late = format!("{long}9,3,1,1\n1,7,2,5\n");
+    for text in [
+        "userId,movieId,rating,timestamp\n1,1,1,1\n1,2,1,1\n2,1,1,1\n\n3,1,1,1\n",
+        "1,1,1,1\n2,1,1,1\n1,2,1,1\n",
         // A quoted user id is still a user id.
-        ("1,1,1,1\n2,1,1,1\n\"1\",2,1,1\n", false),
+        "1,1,1,1\n2,1,1,1\n\"1\",2,1,1\n",
         // Lines that cannot load do not count.
-        ("1,1,1,1\n2,1,1,1\nbad\n3,1,1,1\n", true),
-        ("", true),
+        "1,1,1,1\n2,1,1,1\nbad\n3,1,1,1\n",
+        // A user back late in a long file, after batches went out.
+        late.as_str(),
+        "",
     ] {
-        std::fs::write(&path, text).unwrap();
         for chunk in [1, 8, 1 << 20] {
-            assert_eq!(
-                prescan(&path, chunk, &p).unwrap(),
-                grouped,
-                "{text:?} chunk {chunk}"
-            );
+            for batch in [1, 3, 1000] {
+                let (sink, counts) = load_text(text, Dialect::Csv, &known, chunk, batch, false);
+                let (fallback, fallback_counts) = load_text(text, Dialect::Csv, &known, chunk, batch, true);
+                assert_eq!(clean_rows(&sink), clean_rows(&fallback), "{text:?} chunk {chunk}");
+                for t in [Target::Raw(RATINGS), Target::Quarantine(RATINGS)] {
+                    assert_eq!(sink.table(t).unwrap(), fallback.table(t).unwrap(), "{t} of {text:?}");
+                }
+                assert_eq!(counts, fallback_counts, "{text:?}");
+            }
         }
     }
 }
@@ -530,7 +530,6 @@ proptest! {
             let out = p.parse(&chunk);
             prop_assert_eq!(out.raw.len(), out.rel.len());
             prop_assert!(out.read >= out.raw.len() as u64);
-            let _ = p.users(&chunk);
         }
     }
 

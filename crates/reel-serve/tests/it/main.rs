@@ -1,0 +1,7 @@
+//! Integration tests of the serving API, through the router with `oneshot` (no socket).
+mod common;
+mod events;
+mod models;
+mod ops;
+mod predict;
+mod recommend;
