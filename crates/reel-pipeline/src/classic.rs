@@ -310,6 +310,59 @@ pub async fn load_tabular(env: &Env, v: &ModelVersion) -> Result<TabularModel> {
     Ok(tokio::task::block_in_place(|| TabularModel::load(&bytes))?)
 }
 
+/// The gate's comparison of two classifier, regressor or sentiment versions: their stored
+/// held-out metric, which is only comparable when both were tested on the same rows (the
+/// same test file by SHA-256, or the same table version, seed and hold-out share). Returns
+/// `(metric, candidate, incumbent, lower_is_better)` or why they cannot be compared.
+pub fn gate_metric(candidate: &ModelVersion, incumbent: &ModelVersion) -> std::result::Result<(&'static str, f64, f64, bool), String> {
+    if candidate.kind != incumbent.kind {
+        return Err(format!("{}@{} is a {} and {}@{} a {}: they cannot be compared; pass --force", candidate.name, candidate.version, candidate.kind, incumbent.name, incumbent.version, incumbent.kind));
+    }
+    let rows = |v: &ModelVersion| {
+        let t = &v.training;
+        let test = if t["test"].is_null() {
+            serde_json::json!({"held_out_of": t["source"], "seed": t["seed"], "share": t["held_out_split"]})
+        } else {
+            t["test"].clone()
+        };
+        let mut rows = serde_json::json!({"test": test, "target": t["target"]});
+        drop_checksummed_paths(&mut rows);
+        rows
+    };
+    if rows(candidate) != rows(incumbent) {
+        return Err(format!(
+            "{}@{} and {}@{} were tested on different rows (other test data, table version or seed), so their metrics do not compare; retrain on the same data or pass --force",
+            candidate.name, candidate.version, incumbent.name, incumbent.version
+        ));
+    }
+    let get = |v: &ModelVersion, k: &str| v.metrics.get(k).and_then(|x| x.as_f64());
+    for (metric, lower) in [("roc_auc", false), ("macro_f1", false), ("rmse", true)] {
+        if let (Some(c), Some(i)) = (get(candidate, metric), get(incumbent, metric)) {
+            return Ok((metric, c, i, lower));
+        }
+    }
+    Err("the two versions share no metric to compare; pass --force".into())
+}
+
+/// Removes file paths that sit next to their checksum (`path` beside `sha256`, `train` beside
+/// `train_sha256`), so the same file copied elsewhere still counts as the same rows.
+fn drop_checksummed_paths(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            let keys: Vec<String> = map.keys().cloned().collect();
+            for k in keys {
+                let sha = if k == "path" { "sha256".to_string() } else { format!("{k}_sha256") };
+                if map.get(&sha).is_some_and(|s| !s.is_null()) {
+                    map.remove(&k);
+                }
+            }
+            map.values_mut().for_each(drop_checksummed_paths);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_checksummed_paths),
+        _ => {}
+    }
+}
+
 /// k-means over a range of k.
 #[derive(Debug, Clone)]
 pub struct SegmentRequest {

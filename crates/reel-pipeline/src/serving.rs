@@ -4,7 +4,8 @@
 //!
 //! ```text
 //!  reel_serve::ModelSource ── RegistrySource ──> catalog registry (aliases, versions)
-//!                                            └─> lake _models/<name>/<run>.reelmodel (train::load_model)
+//!                                            └─> lake _models/<name>/<run>.reelmodel (train::load_model;
+//!                                                classic::load_tabular, sentiment::load_sentiment)
 //!                                            └─> train::promote (the gate)
 //!  reel_serve::Catalogue  <── load_catalogue ─── clean.movies + clean.movie_genres + clean.ratings
 //!                                                + rating events already in raw.events (replayed)
@@ -19,8 +20,10 @@ use futures::future::BoxFuture;
 use reel_catalog::ModelVersion;
 use reel_common::TableRef;
 use reel_ml::data::Ratings;
-use reel_serve::{Catalogue, Loaded, ModelSource, Movie, PromoteRequest, PromotionInfo, VersionInfo};
+use reel_serve::{Catalogue, ClassicModel, Loaded, LoadedClassic, ModelSource, Movie, PromoteRequest, PromotionInfo, VersionInfo};
 
+use crate::classic::load_tabular;
+use crate::sentiment::load_sentiment;
 use crate::tables::{read_movies, read_ratings, select};
 use crate::train::{load_model, promote, resolve};
 use crate::{Env, Error, NoProgress, Result};
@@ -71,6 +74,24 @@ impl ModelSource for RegistrySource {
             let v = resolve(&self.env, &format!("{name}@{version}")).await.map_err(source_err)?;
             let model = load_model(&self.env, &v).await.map_err(source_err)?;
             Ok(Loaded { info: info(&v), model })
+        })
+    }
+
+    fn load_classic<'a>(&'a self, name: &'a str, version: i64) -> BoxFuture<'a, reel_serve::Result<LoadedClassic>> {
+        Box::pin(async move {
+            let v = resolve(&self.env, &format!("{name}@{version}")).await.map_err(source_err)?;
+            let model = match v.kind.as_str() {
+                "classifier" | "regressor" => ClassicModel::Tabular(Arc::new(load_tabular(&self.env, &v).await.map_err(source_err)?)),
+                "sentiment" => ClassicModel::Sentiment(Arc::new(load_sentiment(&self.env, &v).await.map_err(source_err)?)),
+                other => {
+                    return Err(reel_serve::Error::BadRequest(format!(
+                        "{name}@{version} is a {other} model ({}), not a classifier or sentiment model; \
+                         train one with reelhouse train classifier or reelhouse train sentiment",
+                        v.algorithm
+                    )));
+                }
+            };
+            Ok(LoadedClassic { info: info(&v), model })
         })
     }
 

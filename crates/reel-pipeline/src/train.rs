@@ -563,6 +563,22 @@ pub async fn promote(env: &Env, name: &str, version: i64, alias: &str, force: bo
     let reason = match current {
         None => format!("{name} had no {alias}"),
         Some(_) if force => "forced (--force): the gate was skipped".to_string(),
+        Some(inc) if matches!(candidate.kind.as_str(), "classifier" | "regressor" | "sentiment") => {
+            let incumbent = resolve(env, &format!("{name}@{inc}")).await?;
+            let (metric, c, i, lower) = crate::classic::gate_metric(&candidate, &incumbent).map_err(Error::BadRequest)?;
+            verdict.metric = Some(metric.to_string());
+            verdict.candidate = Some(c);
+            verdict.incumbent = Some(i);
+            let better = if lower { c < i } else { c > i };
+            if !better {
+                verdict.reason = format!(
+                    "{name}@{version} does not beat {name}@{inc} on {metric} over the same held-out rows ({c:.4} vs {i:.4}); \
+                     the {alias} stays {name}@{inc} (pass --force to override)"
+                );
+                return Ok(verdict);
+            }
+            format!("{metric} {c:.4} beats {name}@{inc}'s {i:.4} on the same held-out rows")
+        }
         Some(inc) => {
             let incumbent = resolve(env, &format!("{name}@{inc}")).await?;
             let prepared = held_out(env, &candidate, progress).await?;

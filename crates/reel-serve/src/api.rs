@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::config::{MAX_BATCH, MAX_ID, MAX_K, valid_name};
-use crate::served::{Role, Served};
-use crate::source::{PromoteRequest, PromotionInfo, VersionInfo};
+use crate::served::{Role, Served, ServedClassic};
+use crate::source::{ClassicModel, PromoteRequest, PromotionInfo, VersionInfo};
 use crate::speed::{Event, EventKind};
 use crate::state::AppState;
 
@@ -806,6 +806,191 @@ pub async fn events(State(st): State<AppState>, headers: Heads, body: Result<Byt
 }
 
 // ---------------------------------------------------------------------------------------
+// POST /classify/{model}, POST /sentiment
+
+/// Whether the body is a JSON array (a batch).
+fn is_batch(body: &Result<Bytes, BytesRejection>) -> bool {
+    matches!(body.as_ref().map(|b| b.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'[')), Ok(true))
+}
+
+/// The classifier or sentiment model `name` serves, or the 4xx that says why not.
+async fn classic_model(st: &AppState, name: &str) -> ApiResult<Arc<ServedClassic>> {
+    st.classic(name).await.map_err(|e| match e {
+        crate::Error::NotFound(m) => ApiError::NotFound { message: m, field: Some("model".into()) },
+        crate::Error::BadRequest(m) => ApiError::Conflict { message: m, field: Some("model".into()), promotion: None },
+        other => ApiError::Internal(format!("loading {name}: {other}")),
+    })
+}
+
+/// A row's class.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClassifyResponse<'a> {
+    /// The predicted class (for a regressor, the value as text).
+    #[schema(example = "yes")]
+    pub label: String,
+    /// The probability of `probability_of`: the positive class for two classes (compared
+    /// with the model's threshold), else the predicted class.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 0.71)]
+    pub probability: Option<f64>,
+    /// The class `probability` is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "yes")]
+    pub probability_of: Option<String>,
+    /// The decision threshold on the positive class's probability (two classes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// The predicted number (regressors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// The model served.
+    pub model: &'a str,
+    /// Its version.
+    pub version: i64,
+}
+
+/// Classifies one row (a JSON object: column name -> value) or a list of up to 1000 with the
+/// champion of a model trained by `reelhouse train classifier`. Every column the model reads
+/// must be there (`null` = unknown, imputed as in training); other keys are ignored.
+#[utoipa::path(post, path = "/classify/{model}", tag = "classifiers",
+    params(("model" = String, Path, description = "The registered classifier (its champion answers)")),
+    request_body(content = Object, description = "A row (column -> number, string or null), or a JSON array of up to 1000",
+        example = json!({"tenure": 12, "contract": "Month-to-month", "monthly_charges": 70.35, "senior": null})),
+    responses(
+        (status = 200, description = "The class and its probability (an array for an array)", body = ClassifyResponse),
+        (status = 400, description = "Malformed JSON, a missing column, a wrong type (`field` names it)", body = ErrorBody),
+        (status = 404, description = "No model of that name has a champion", body = ErrorBody),
+        (status = 409, description = "The model is not a classifier (a recommender, a sentiment model)", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub async fn classify(
+    State(st): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+    headers: Heads,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let Path(name) = name.map_err(|r| ApiError::bad(r.body_text(), "model".to_string()))?;
+    if !valid_name(&name) {
+        return Err(ApiError::bad(format!("model name {name:?} is not valid: use 1 to 64 letters, digits, '-' or '_'"), "model".to_string()));
+    }
+    let batch = is_batch(&body);
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> =
+        if batch { parse_json(&headers, body)? } else { vec![parse_json(&headers, body)?] };
+    if rows.is_empty() || rows.len() > MAX_BATCH {
+        return Err(ApiError::bad(format!("a batch holds 1 to {MAX_BATCH} rows; this one has {}", rows.len()), None));
+    }
+    let served = classic_model(&st, &name).await?;
+    let ClassicModel::Tabular(model) = &served.model else {
+        return Err(ApiError::Conflict {
+            message: format!("{name}@{} is a sentiment model; send its texts to POST /sentiment", served.info.version),
+            field: Some("model".into()),
+            promotion: None,
+        });
+    };
+    let refs: Vec<&serde_json::Map<String, serde_json::Value>> = rows.iter().collect();
+    let frame = model.frame_from_json(&refs).map_err(|e| {
+        let field = if batch { format!("[{}].{}", e.row, e.field) } else { e.field.clone() };
+        ApiError::bad(format!("{field}: {}", e.message), field)
+    })?;
+    let predictions = model.predict(&frame).map_err(|e| ApiError::Internal(format!("scoring with {name}@{}: {e}", served.info.version)))?;
+    let positive = model.positive_label();
+    let out: Vec<ClassifyResponse> = predictions
+        .into_iter()
+        .map(|p| ClassifyResponse {
+            probability_of: p.probability.map(|_| positive.map_or_else(|| p.label.clone(), str::to_string)),
+            label: p.label,
+            probability: p.probability,
+            threshold: positive.and(model.threshold),
+            value: p.value,
+            model: &served.info.name,
+            version: served.info.version,
+        })
+        .collect();
+    if batch { Ok(json(StatusCode::OK, &out)) } else { Ok(json(StatusCode::OK, &out[0])) }
+}
+
+/// A text to label.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SentimentRequest {
+    /// The review, any length up to the body limit.
+    #[schema(example = "Lovely fabric, but it runs small and the zip broke.")]
+    pub text: String,
+}
+
+/// A text's sentiment.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SentimentResponse<'a> {
+    /// The most probable label (`negative`, `neutral`, `positive` for the rating-derived labels).
+    #[schema(example = "positive")]
+    pub label: &'a str,
+    /// Its probability.
+    #[schema(example = 0.82)]
+    pub probability: f64,
+    /// Every label's probability.
+    #[schema(value_type = Object, example = json!({"negative": 0.05, "neutral": 0.13, "positive": 0.82}))]
+    pub probabilities: std::collections::BTreeMap<&'a str, f64>,
+    /// The model served.
+    pub model: &'a str,
+    /// Its version.
+    pub version: i64,
+}
+
+/// Labels the sentiment of a text (or a list of up to 1000) with the champion of the
+/// sentiment model (`reelhouse serve --sentiment-model`, default `sentiment`).
+#[utoipa::path(post, path = "/sentiment", tag = "classifiers",
+    request_body(content = SentimentRequest, description = "A text, or a JSON array of up to 1000"),
+    responses(
+        (status = 200, description = "The label and every label's probability (an array for an array)", body = SentimentResponse),
+        (status = 400, description = "Malformed JSON, no text, an empty text, a text that is not a string", body = ErrorBody),
+        (status = 404, description = "The sentiment model has no champion", body = ErrorBody),
+        (status = 409, description = "The configured model is not a sentiment model", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub async fn sentiment(State(st): State<AppState>, headers: Heads, body: Result<Bytes, BytesRejection>) -> ApiResult {
+    let batch = is_batch(&body);
+    let list: Vec<SentimentRequest> = if batch { parse_json(&headers, body)? } else { vec![parse_json(&headers, body)?] };
+    if list.is_empty() || list.len() > MAX_BATCH {
+        return Err(ApiError::bad(format!("a batch holds 1 to {MAX_BATCH} texts; this one has {}", list.len()), None));
+    }
+    for (k, r) in list.iter().enumerate() {
+        if r.text.trim().is_empty() {
+            let field = if batch { format!("[{k}].text") } else { "text".to_string() };
+            return Err(ApiError::bad(format!("{field} is empty; send the review's words"), field));
+        }
+    }
+    let name = st.params.sentiment_model.clone();
+    let served = classic_model(&st, &name).await?;
+    let ClassicModel::Sentiment(model) = &served.model else {
+        return Err(ApiError::Conflict {
+            message: format!(
+                "{name}@{} is a {}, not a sentiment model; serve one with reelhouse serve --sentiment-model NAME \
+                 (trained by reelhouse train sentiment), or send rows to POST /classify/{name}",
+                served.info.version,
+                served.model.kind()
+            ),
+            field: None,
+            promotion: None,
+        });
+    };
+    let texts: Vec<String> = list.into_iter().map(|r| r.text).collect();
+    let k = model.labels.len();
+    let p = model.probabilities(&texts);
+    let out: Vec<SentimentResponse> = p
+        .chunks(k)
+        .map(|row| {
+            let best = (0..k).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap_or(0);
+            SentimentResponse {
+                label: &model.labels[best],
+                probability: row[best],
+                probabilities: model.labels.iter().map(String::as_str).zip(row.iter().copied()).collect(),
+                model: &served.info.name,
+                version: served.info.version,
+            }
+        })
+        .collect();
+    if batch { Ok(json(StatusCode::OK, &out)) } else { Ok(json(StatusCode::OK, &out[0])) }
+}
+
+// ---------------------------------------------------------------------------------------
 // GET /models, POST /models/{name}/promote
 
 /// A model being served.
@@ -813,13 +998,14 @@ pub async fn events(State(st): State<AppState>, headers: Heads, body: Result<Byt
 pub struct ServingInfo {
     /// The model name.
     pub name: String,
-    /// What it answers: `predict`, `recommend`.
+    /// What it answers: `predict`, `recommend`; `classify` or `sentiment` for the classifiers
+    /// and sentiment models loaded by their first request.
     pub roles: Vec<String>,
     /// The version, when one is loaded.
     pub version: Option<i64>,
     /// Its algorithm.
     pub algorithm: Option<String>,
-    /// `rating` or `ranking`.
+    /// `rating` or `ranking` (`classifier`, `regressor`, `sentiment`).
     pub kind: Option<String>,
     /// When it was loaded (RFC 3339).
     pub loaded_at: Option<String>,
@@ -841,6 +1027,22 @@ pub struct ModelsResponse {
 }
 
 fn serving_info(st: &AppState) -> Vec<ServingInfo> {
+    let classic: Vec<Arc<ServedClassic>> = {
+        let g = st.classic.read().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<Arc<ServedClassic>> = g.values().cloned().collect();
+        v.sort_by(|a, b| a.info.name.cmp(&b.info.name));
+        v
+    };
+    let classic = classic.into_iter().map(|s| ServingInfo {
+        name: s.info.name.clone(),
+        roles: vec![if matches!(s.model, ClassicModel::Sentiment(_)) { "sentiment" } else { "classify" }.to_string()],
+        version: Some(s.info.version),
+        algorithm: Some(s.info.algorithm.clone()),
+        kind: Some(s.info.kind.clone()),
+        loaded_at: Some(chrono::DateTime::<chrono::Utc>::from(s.loaded_at).to_rfc3339()),
+        folds_in: false,
+        folded_users: 0,
+    });
     st.slots
         .iter()
         .map(|slot| {
@@ -856,6 +1058,7 @@ fn serving_info(st: &AppState) -> Vec<ServingInfo> {
                 folded_users: cur.as_ref().map_or(0, |s| s.folded_users()),
             }
         })
+        .chain(classic)
         .collect()
 }
 

@@ -19,6 +19,8 @@ pub struct ServeParams {
     pub predict_model: String,
     /// The model whose champion answers `/recommend` and `/similar` (any model).
     pub recommend_model: String,
+    /// The model whose champion answers `/sentiment` (loaded on first use).
+    pub sentiment_model: String,
     /// The alias served (`champion`).
     pub alias: String,
     /// How often the registry alias is polled for a new version; `None` = never.
@@ -47,6 +49,7 @@ impl Default for ServeParams {
         ServeParams {
             predict_model: "recommender".into(),
             recommend_model: "recommender".into(),
+            sentiment_model: "sentiment".into(),
             alias: "champion".into(),
             poll: Some(Duration::from_secs(5)),
             token: None,
@@ -85,7 +88,12 @@ impl ServeParams {
     /// Checks every setting.
     pub fn check(&self) -> Result<ValidServeParams> {
         let bad = |name: &'static str, value: String, expected: &str| Error::InvalidParam { name, value, expected: expected.into() };
-        for (name, v) in [("predict_model", &self.predict_model), ("recommend_model", &self.recommend_model), ("alias", &self.alias)] {
+        for (name, v) in [
+            ("predict_model", &self.predict_model),
+            ("recommend_model", &self.recommend_model),
+            ("sentiment_model", &self.sentiment_model),
+            ("alias", &self.alias),
+        ] {
             if !valid_name(v) {
                 return Err(bad(name, format!("{v:?}"), "1 to 64 letters, digits, '-' or '_' (e.g. recommender)"));
             }
@@ -135,6 +143,7 @@ mod tests {
         let cases: Vec<(ServeParams, &str)> = vec![
             (ServeParams { predict_model: "".into(), ..Default::default() }, "predict_model"),
             (ServeParams { alias: "a b".into(), ..Default::default() }, "alias"),
+            (ServeParams { sentiment_model: "../x".into(), ..Default::default() }, "sentiment_model"),
             (ServeParams { poll: Some(Duration::from_millis(1)), ..Default::default() }, "poll_seconds"),
             (ServeParams { token: Some("short".into()), ..Default::default() }, "token"),
             (ServeParams { max_inflight: 0, ..Default::default() }, "max_inflight"),

@@ -1,7 +1,7 @@
 //! The serving API of reelhouse: rating predictions, top-N recommendations, similar movies,
-//! a speed layer that folds new ratings into users at once, and model swaps with no failed
-//! request. axum on hyper (HTTP/1), one tower layer for shedding, timeouts, metrics and
-//! access logs.
+//! classification of tabular rows and review sentiment, a speed layer that folds new ratings
+//! into users at once, and model swaps with no failed request. axum on hyper (HTTP/1), one
+//! tower layer for shedding, timeouts, metrics and access logs.
 //!
 //! ```text
 //!            registry (alias "champion") ──poll / POST /models/{name}/promote──┐
@@ -68,8 +68,8 @@ pub use catalogue::{Catalogue, Movie, Rated};
 pub use config::{MAX_BATCH, MAX_ID, MAX_K, ServeParams, ValidServeParams, valid_name};
 pub use error::{Error, Result};
 pub use guard::AccessLog;
-pub use served::Role;
-pub use source::{Loaded, MemorySource, ModelSource, PromoteRequest, PromotionInfo, VersionInfo};
+pub use served::{Role, ServedClassic};
+pub use source::{ClassicModel, Loaded, LoadedClassic, MemorySource, ModelSource, PromoteRequest, PromotionInfo, VersionInfo};
 pub use speed::{Event, EventKind, EventSink, LakeSink, MemorySink};
 pub use state::{AppState, Applied, ServerState, serve};
 
@@ -86,6 +86,8 @@ pub fn app(state: AppState) -> Router {
         .route("/events", post(api::events))
         .route("/models", get(api::models))
         .route("/models/{name}/promote", post(api::promote))
+        .route("/classify/{model}", post(api::classify))
+        .route("/sentiment", post(api::sentiment))
         .route("/health", get(api::health))
         .route("/ready", get(api::ready))
         .route("/metrics", get(api::metrics))

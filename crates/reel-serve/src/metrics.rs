@@ -28,6 +28,10 @@ pub enum Route {
     Models,
     /// `POST /models/{name}/promote`.
     Promote,
+    /// `POST /classify/{model}`.
+    Classify,
+    /// `POST /sentiment`.
+    Sentiment,
     /// `GET /health`.
     Health,
     /// `GET /ready`.
@@ -42,7 +46,7 @@ pub enum Route {
 
 impl Route {
     /// Every route, in metric order.
-    pub const ALL: [Route; 13] = [
+    pub const ALL: [Route; 15] = [
         Route::Predict,
         Route::Recommend,
         Route::Similar,
@@ -51,6 +55,8 @@ impl Route {
         Route::Events,
         Route::Models,
         Route::Promote,
+        Route::Classify,
+        Route::Sentiment,
         Route::Health,
         Route::Ready,
         Route::Metrics,
@@ -69,6 +75,8 @@ impl Route {
             Some("/events") => Route::Events,
             Some("/models") => Route::Models,
             Some("/models/{name}/promote") => Route::Promote,
+            Some("/classify/{model}") => Route::Classify,
+            Some("/sentiment") => Route::Sentiment,
             Some("/health") => Route::Health,
             Some("/ready") => Route::Ready,
             Some("/metrics") => Route::Metrics,
@@ -88,6 +96,8 @@ impl Route {
             Route::Events => "/events",
             Route::Models => "/models",
             Route::Promote => "/models/{name}/promote",
+            Route::Classify => "/classify/{model}",
+            Route::Sentiment => "/sentiment",
             Route::Health => "/health",
             Route::Ready => "/ready",
             Route::Metrics => "/metrics",

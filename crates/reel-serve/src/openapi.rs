@@ -10,12 +10,12 @@ use crate::api;
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "reelhouse serving API", description = "Predictions, recommendations, a speed layer and model swaps. Errors are `{\"error\", \"field\"}` with a 4xx status for every bad input."),
-    paths(api::predict, api::recommend, api::similar, api::movie, api::history, api::events, api::models, api::promote, api::health, api::ready, api::metrics),
+    info(title = "reelhouse serving API", description = "Predictions, recommendations, classifiers, sentiment, a speed layer and model swaps. Errors are `{\"error\", \"field\"}` with a 4xx status for every bad input."),
+    paths(api::predict, api::recommend, api::similar, api::movie, api::history, api::events, api::models, api::promote, api::classify, api::sentiment, api::health, api::ready, api::metrics),
     components(schemas(
         api::ErrorBody, api::PredictRequest, api::PredictResponse, api::MovieList, api::ScoredMovie, api::MovieResponse,
         api::HistoryResponse, api::HistoryItem, api::EventRequest, api::EventsResponse, api::ModelsResponse, api::ServingInfo,
-        api::PromoteBody, api::PromoteResponse, api::HealthResponse, crate::source::VersionInfo, crate::source::PromotionInfo,
+        api::PromoteBody, api::PromoteResponse, api::ClassifyResponse, api::SentimentRequest, api::SentimentResponse, api::HealthResponse, crate::source::VersionInfo, crate::source::PromotionInfo,
         crate::speed::EventKind
     )),
     modifiers(&Bearer)

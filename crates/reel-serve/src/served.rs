@@ -16,7 +16,7 @@ use reel_ml::reco::UserVector;
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::catalogue::{Catalogue, Rated};
-use crate::source::{Loaded, VersionInfo};
+use crate::source::{ClassicModel, Loaded, VersionInfo};
 
 /// What a route uses a slot for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,4 +127,16 @@ impl Slot {
     pub fn version(&self) -> Option<i64> {
         self.current.load().as_ref().map(|s| s.info.version)
     }
+}
+
+/// A classifier or sentiment model being served: loaded on its first request, reloaded when
+/// its alias moves (polled, or promoted through the API), swapped like a [`Slot`]'s model.
+#[derive(Debug)]
+pub struct ServedClassic {
+    /// The version.
+    pub info: VersionInfo,
+    /// The model.
+    pub model: ClassicModel,
+    /// When it was loaded.
+    pub loaded_at: SystemTime,
 }

@@ -1,8 +1,9 @@
 //! Where served models come from: the [`ModelSource`] boundary (the registry and the
 //! artifacts in the lake) and [`MemorySource`], its in-memory implementation for tests.
 //!
-//! The server only asks four things of a source: which version an alias points at (polled),
-//! a version's model, the list of versions, and a promotion (the gate runs in the source).
+//! The server only asks five things of a source: which version an alias points at (polled),
+//! a version's recommender, a version's classifier or sentiment model, the list of versions,
+//! and a promotion (the gate runs in the source).
 //! The workspace implementation lives in `reel-pipeline` (`reel_pipeline::serving`), which
 //! sees the catalog, the lake and the promotion gate.
 use std::collections::BTreeMap;
@@ -10,6 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use reel_ml::model::Model;
+use reel_ml::tabular::TabularModel;
+use reel_ml::text::SentimentModel;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -42,6 +45,43 @@ pub struct Loaded {
     pub info: VersionInfo,
     /// The model.
     pub model: Arc<dyn Model>,
+}
+
+/// A classifier (or regressor) of `reelhouse train classifier`, or a sentiment model of
+/// `reelhouse train sentiment`.
+#[derive(Debug, Clone)]
+pub enum ClassicModel {
+    /// A tabular model: `POST /classify/{model}`.
+    Tabular(Arc<TabularModel>),
+    /// A sentiment model: `POST /sentiment`.
+    Sentiment(Arc<SentimentModel>),
+}
+
+impl ClassicModel {
+    /// `classifier`, `regressor` or `sentiment` (the registry's kind).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClassicModel::Tabular(m) => m.kind(),
+            ClassicModel::Sentiment(_) => "sentiment",
+        }
+    }
+
+    /// The algorithm's name.
+    pub fn algorithm(&self) -> &'static str {
+        match self {
+            ClassicModel::Tabular(m) => m.algorithm(),
+            ClassicModel::Sentiment(_) => "tfidf-logreg",
+        }
+    }
+}
+
+/// A classifier or sentiment version, loaded and checked.
+#[derive(Debug, Clone)]
+pub struct LoadedClassic {
+    /// The version.
+    pub info: VersionInfo,
+    /// The model.
+    pub model: ClassicModel,
 }
 
 /// What `POST /models/{name}/promote` asks for.
@@ -90,17 +130,21 @@ pub struct PromotionInfo {
 pub trait ModelSource: Send + Sync + 'static {
     /// The version `alias` of `name` points at, if any.
     fn alias<'a>(&'a self, name: &'a str, alias: &'a str) -> BoxFuture<'a, Result<Option<i64>>>;
-    /// Loads `name@version`.
+    /// Loads `name@version`, a recommender.
     fn load<'a>(&'a self, name: &'a str, version: i64) -> BoxFuture<'a, Result<Loaded>>;
+    /// Loads `name@version`, a classifier, regressor or sentiment model; an
+    /// [`Error::BadRequest`] naming its kind when it is another kind of model.
+    fn load_classic<'a>(&'a self, name: &'a str, version: i64) -> BoxFuture<'a, Result<LoadedClassic>>;
     /// Every registered version of every model, newest first within a name.
     fn list(&self) -> BoxFuture<'_, Result<Vec<VersionInfo>>>;
     /// Runs the promotion (gate included) and reports the verdict.
     fn promote<'a>(&'a self, req: &'a PromoteRequest) -> BoxFuture<'a, Result<PromotionInfo>>;
 }
 
-/// A source held in memory: versions added with [`MemorySource::add`], aliases set with
-/// [`MemorySource::set_alias`] (as another process promoting would). Its gate promotes a
-/// candidate when its `rmse` metric is lower than the incumbent's, or when forced.
+/// A source held in memory: versions added with [`MemorySource::add`] (recommenders) or
+/// [`MemorySource::add_classic`], aliases set with [`MemorySource::set_alias`] (as another
+/// process promoting would). Its gate promotes a candidate when its `rmse` metric is lower
+/// than the incumbent's (or its `roc_auc`, then `macro_f1`, higher), or when forced.
 #[derive(Debug, Default, Clone)]
 pub struct MemorySource {
     inner: Arc<Mutex<MemoryInner>>,
@@ -109,6 +153,7 @@ pub struct MemorySource {
 #[derive(Debug, Default)]
 struct MemoryInner {
     versions: BTreeMap<(String, i64), Loaded>,
+    classic: BTreeMap<(String, i64), LoadedClassic>,
     aliases: BTreeMap<(String, String), i64>,
     loads: usize,
 }
@@ -128,7 +173,7 @@ impl MemorySource {
     /// Registers `model` as the next version of `name` with `metrics`; returns the version.
     pub fn add(&self, name: &str, model: Arc<dyn Model>, metrics: serde_json::Value) -> i64 {
         let mut g = self.lock();
-        let version = g.versions.keys().filter(|(n, _)| n == name).map(|(_, v)| *v).max().unwrap_or(0) + 1;
+        let version = Self::next_version(&g, name);
         let kind = match model.kind() {
             reel_ml::model::ModelKind::Rating => "rating",
             reel_ml::model::ModelKind::Ranking => "ranking",
@@ -144,6 +189,33 @@ impl MemorySource {
         };
         g.versions.insert((name.into(), version), Loaded { info, model });
         version
+    }
+
+    /// Registers a classifier or sentiment model as the next version of `name`.
+    pub fn add_classic(&self, name: &str, model: ClassicModel, metrics: serde_json::Value) -> i64 {
+        let mut g = self.lock();
+        let version = Self::next_version(&g, name);
+        let info = VersionInfo {
+            name: name.into(),
+            version,
+            algorithm: model.algorithm().into(),
+            kind: model.kind().into(),
+            metrics,
+            created_at: chrono::Utc::now().to_rfc3339(),
+            aliases: Vec::new(),
+        };
+        g.classic.insert((name.into(), version), LoadedClassic { info, model });
+        version
+    }
+
+    fn next_version(g: &MemoryInner, name: &str) -> i64 {
+        let of = |k: &(String, i64)| (k.0 == name).then_some(k.1);
+        g.versions.keys().filter_map(of).chain(g.classic.keys().filter_map(of)).max().unwrap_or(0) + 1
+    }
+
+    fn metrics_of(g: &MemoryInner, name: &str, version: i64) -> Option<serde_json::Value> {
+        let key = (name.to_string(), version);
+        g.versions.get(&key).map(|l| l.info.metrics.clone()).or_else(|| g.classic.get(&key).map(|l| l.info.metrics.clone()))
     }
 
     /// Points `alias` of `name` at `version` (no gate).
@@ -170,11 +242,25 @@ impl ModelSource for MemorySource {
     fn load<'a>(&'a self, name: &'a str, version: i64) -> BoxFuture<'a, Result<Loaded>> {
         let mut g = self.lock();
         g.loads += 1;
-        let found = g.versions.get(&(name.to_string(), version)).cloned().map(|mut l| {
-            l.info.aliases = Self::aliases_of(&g, name, version);
-            l
-        });
-        Box::pin(async move { found.ok_or_else(|| Error::NotFound(format!("{name}@{version} is not registered"))) })
+        let key = (name.to_string(), version);
+        let found = match (g.versions.get(&key), g.classic.get(&key)) {
+            (Some(l), _) => Ok(Loaded { info: VersionInfo { aliases: Self::aliases_of(&g, name, version), ..l.info.clone() }, model: l.model.clone() }),
+            (None, Some(c)) => Err(Error::BadRequest(format!("{name}@{version} is a {}, not a recommender", c.info.kind))),
+            (None, None) => Err(Error::NotFound(format!("{name}@{version} is not registered"))),
+        };
+        Box::pin(async move { found })
+    }
+
+    fn load_classic<'a>(&'a self, name: &'a str, version: i64) -> BoxFuture<'a, Result<LoadedClassic>> {
+        let mut g = self.lock();
+        g.loads += 1;
+        let key = (name.to_string(), version);
+        let found = match (g.classic.get(&key), g.versions.get(&key)) {
+            (Some(c), _) => Ok(LoadedClassic { info: VersionInfo { aliases: Self::aliases_of(&g, name, version), ..c.info.clone() }, model: c.model.clone() }),
+            (None, Some(l)) => Err(Error::BadRequest(format!("{name}@{version} is a {} recommender, not a classifier or sentiment model", l.info.kind))),
+            (None, None) => Err(Error::NotFound(format!("{name}@{version} is not registered"))),
+        };
+        Box::pin(async move { found })
     }
 
     fn list(&self) -> BoxFuture<'_, Result<Vec<VersionInfo>>> {
@@ -182,8 +268,8 @@ impl ModelSource for MemorySource {
         let mut out: Vec<VersionInfo> = g
             .versions
             .iter()
-            .rev()
             .map(|((n, v), l)| VersionInfo { aliases: Self::aliases_of(&g, n, *v), ..l.info.clone() })
+            .chain(g.classic.iter().map(|((n, v), l)| VersionInfo { aliases: Self::aliases_of(&g, n, *v), ..l.info.clone() }))
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name).then(b.version.cmp(&a.version)));
         Box::pin(async move { Ok(out) })
@@ -192,21 +278,25 @@ impl ModelSource for MemorySource {
     fn promote<'a>(&'a self, req: &'a PromoteRequest) -> BoxFuture<'a, Result<PromotionInfo>> {
         let mut g = self.lock();
         let verdict = (|| {
-            let cand = g
-                .versions
-                .get(&(req.name.clone(), req.version))
+            let cand = Self::metrics_of(&g, &req.name, req.version)
                 .ok_or_else(|| Error::NotFound(format!("{}@{} is not registered", req.name, req.version)))?;
             let key = (req.name.clone(), req.alias.clone());
             let previous = g.aliases.get(&key).copied();
-            let rmse = |l: &Loaded| l.info.metrics.get("rmse").and_then(|x| x.as_f64());
-            let c = rmse(cand);
-            let inc = previous.and_then(|p| g.versions.get(&(req.name.clone(), p))).and_then(rmse);
-            let (promoted, reason) = match (previous, c, inc) {
-                (Some(p), _, _) if p == req.version => (true, format!("{}@{} already is the {}", req.name, p, req.alias)),
-                (None, _, _) => (true, format!("{} had no {}", req.name, req.alias)),
+            let inc = previous.and_then(|p| Self::metrics_of(&g, &req.name, p));
+            let get = |m: &serde_json::Value, k: &str| m.get(k).and_then(|x| x.as_f64());
+            let compared = ["rmse", "roc_auc", "macro_f1"]
+                .into_iter()
+                .find_map(|k| Some((k, get(&cand, k)?, get(inc.as_ref()?, k)?)));
+            let (metric, c, i) = match compared {
+                Some((k, c, i)) => (Some(k), Some(c), Some(i)),
+                None => (None, None, None),
+            };
+            let (promoted, reason) = match (previous, compared) {
+                (Some(p), _) if p == req.version => (true, format!("{}@{} already is the {}", req.name, p, req.alias)),
+                (None, _) => (true, format!("{} had no {}", req.name, req.alias)),
                 _ if req.force => (true, "forced: the gate was skipped".to_string()),
-                (Some(_), Some(c), Some(i)) if c < i => (true, format!("rmse {c:.4} beats {i:.4}")),
-                (Some(_), Some(c), Some(i)) => (false, format!("rmse {c:.4} does not beat {i:.4}")),
+                (Some(_), Some((k, c, i))) if (k == "rmse" && c < i) || (k != "rmse" && c > i) => (true, format!("{k} {c:.4} beats {i:.4}")),
+                (Some(_), Some((k, c, i))) => (false, format!("{k} {c:.4} does not beat {i:.4}")),
                 _ => return Err(Error::BadRequest("the two versions share no metric to compare; pass force".into())),
             };
             Ok(PromotionInfo {
@@ -215,9 +305,9 @@ impl ModelSource for MemorySource {
                 alias: req.alias.clone(),
                 previous,
                 promoted,
-                metric: c.map(|_| "rmse".to_string()),
+                metric: metric.map(str::to_string),
                 candidate: c,
-                incumbent: inc,
+                incumbent: i,
                 reason,
             })
         })();

@@ -1,6 +1,6 @@
 //! The server's state, model loading and swapping, applying events, and running it all on
 //! a socket with graceful shutdown.
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -13,7 +13,7 @@ use crate::catalogue::{Catalogue, Rated};
 use crate::config::ValidServeParams;
 use crate::guard::{AccessLog, GuardShared};
 use crate::metrics::Metrics;
-use crate::served::{Role, Served, Slot};
+use crate::served::{Role, Served, ServedClassic, Slot};
 use crate::source::ModelSource;
 use crate::speed::{BufferFull, Event, EventBuffer, EventKind, EventSink};
 use crate::{Error, Result, ServeParams};
@@ -26,6 +26,10 @@ pub struct ServerState {
     pub(crate) predict: usize,
     pub(crate) recommend: usize,
     pub(crate) catalogue: Arc<Catalogue>,
+    /// Classifiers and sentiment models served, by name, loaded on their first request.
+    pub(crate) classic: std::sync::RwLock<HashMap<String, Arc<ServedClassic>>>,
+    /// Held while a classic model loads, so that a burst of first requests loads it once.
+    classic_loading: tokio::sync::Mutex<()>,
     pub(crate) events: Arc<EventBuffer>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) guard: Arc<GuardShared>,
@@ -92,6 +96,8 @@ impl ServerState {
             predict,
             recommend,
             catalogue: Arc::new(catalogue),
+            classic: std::sync::RwLock::new(HashMap::new()),
+            classic_loading: tokio::sync::Mutex::new(()),
             events,
             metrics,
             guard,
@@ -182,13 +188,89 @@ impl ServerState {
                 Err(e) => tracing::error!(model = %slot.name, version = v, error = %e, "loading the new version failed; serving the current one"),
             }
         }
+        for (name, current) in self.classic_served() {
+            let _one = self.classic_loading.lock().await;
+            match self.source.alias(&name, &self.params.alias).await {
+                Ok(Some(v)) if v != current => match self.load_classic_locked(&name, v).await {
+                    Ok(_) => out.push((name, v)),
+                    Err(e) => tracing::error!(model = %name, version = v, error = %e, "loading the new version failed; serving the current one"),
+                },
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    tracing::warn!(model = %name, alias = %self.params.alias, "the alias was removed; no longer serving this model");
+                    self.classic_write().remove(&name);
+                }
+                Err(e) => tracing::warn!(model = %name, error = %e, "polling the registry failed; serving the current version"),
+            }
+        }
         out
+    }
+
+    /// The classifiers and sentiment models loaded so far, with their versions.
+    pub fn classic_served(&self) -> Vec<(String, i64)> {
+        let g = self.classic.read().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<(String, i64)> = g.iter().map(|(n, s)| (n.clone(), s.info.version)).collect();
+        v.sort();
+        v
+    }
+
+    fn classic_cached(&self, name: &str) -> Option<Arc<ServedClassic>> {
+        self.classic.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+    }
+
+    fn classic_write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<ServedClassic>>> {
+        // Every update is one insert or remove: a poisoned map is still consistent.
+        self.classic.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The classifier or sentiment model `name` serves under the alias: loaded (and cached)
+    /// on its first request. [`Error::NotFound`] when `name` has no version under the alias,
+    /// [`Error::BadRequest`] when that version is another kind of model (a recommender).
+    pub async fn classic(&self, name: &str) -> Result<Arc<ServedClassic>> {
+        if let Some(s) = self.classic_cached(name) {
+            return Ok(s);
+        }
+        let _one = self.classic_loading.lock().await;
+        if let Some(s) = self.classic_cached(name) {
+            return Ok(s);
+        }
+        let Some(v) = self.source.alias(name, &self.params.alias).await? else {
+            return Err(Error::NotFound(format!(
+                "no model named {name:?} has a {} (it is not registered, or was never promoted); see GET /models",
+                self.params.alias
+            )));
+        };
+        self.load_classic_locked(name, v).await
+    }
+
+    async fn load_classic_locked(&self, name: &str, version: i64) -> Result<Arc<ServedClassic>> {
+        let loaded = match self.source.load_classic(name, version).await {
+            Ok(l) => l,
+            Err(e) => {
+                if !matches!(e, Error::BadRequest(_) | Error::NotFound(_)) {
+                    self.metrics.swap_failures.fetch_add(1, Ordering::Relaxed);
+                }
+                return Err(e);
+            }
+        };
+        let served = Arc::new(ServedClassic { info: loaded.info, model: loaded.model, loaded_at: std::time::SystemTime::now() });
+        let old = self.classic_write().insert(name.to_string(), served.clone());
+        tracing::info!(model = %name, version, previous = ?old.as_ref().map(|s| s.info.version), kind = served.model.kind(), "now serving");
+        self.metrics.swaps.fetch_add(1, Ordering::Relaxed);
+        Ok(served)
     }
 
     /// Swaps `name@version` in now (after a promotion). `Ok(false)` when `name` is not
     /// served or already serves that version.
     pub async fn swap_to(&self, name: &str, version: i64) -> Result<bool> {
-        let Some(slot) = self.slots.iter().find(|s| s.name == name) else { return Ok(false) };
+        let Some(slot) = self.slots.iter().find(|s| s.name == name) else {
+            // A classifier or sentiment model: swap it if it is being served.
+            let _one = self.classic_loading.lock().await;
+            return match self.classic_cached(name) {
+                Some(s) if s.info.version != version => self.load_classic_locked(name, version).await.map(|_| true),
+                _ => Ok(false),
+            };
+        };
         let _one = slot.swapping.lock().await;
         if slot.version() == Some(version) {
             return Ok(false);

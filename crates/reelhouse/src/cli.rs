@@ -158,7 +158,7 @@ pub enum Command {
                       set serve.token_env (or serve.token) in reelhouse.toml, or REELHOUSE_SERVE_TOKEN; \
                       without one a token is generated and printed. Settings also come from the \
                       [serve] section of reelhouse.toml; flags override it. See docs/serving.md.",
-        after_help = "Examples:\n  reelhouse serve\n  reelhouse serve --addr 0.0.0.0:8080 --poll 10\n  reelhouse serve --predict-model recommender --recommend-model ranker\n  curl -s localhost:8080/predict -H 'content-type: application/json' -d '{\"user_id\": 196, \"movie_id\": 242}'"
+        after_help = "Examples:\n  reelhouse serve\n  reelhouse serve --addr 0.0.0.0:8080 --poll 10\n  reelhouse serve --predict-model recommender --recommend-model ranker\n  curl -s localhost:8080/predict -H 'content-type: application/json' -d '{\"user_id\": 196, \"movie_id\": 242}'\n  curl -s localhost:8080/sentiment -H 'content-type: application/json' -d '{\"text\": \"Runs small, lovely fabric\"}'"
     )]
     Serve(ServeArgs),
     /// Score rows or texts with a registered classifier or sentiment model
@@ -393,6 +393,10 @@ pub struct ServeArgs {
     /// Model whose champion answers /recommend and /similar
     #[arg(long, value_name = "NAME")]
     pub recommend_model: Option<String>,
+
+    /// Model whose champion answers /sentiment (default sentiment; loaded on first use)
+    #[arg(long, value_name = "NAME")]
+    pub sentiment_model: Option<String>,
 
     /// Registry alias to serve
     #[arg(long, default_value = "champion", value_name = "ALIAS")]

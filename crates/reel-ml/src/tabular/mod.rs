@@ -42,5 +42,5 @@ pub use ensemble::{ForestParams, GbtParams};
 pub use frame::{Column, Frame, Inference};
 pub use linear::ClassWeight;
 pub use metrics::ThresholdRule;
-pub use model::{Importance, LogregParams, RowPrediction, TabularMetrics, TabularModel, TabularParams, Task, TaskChoice, TrainOptions, TrainReport, train};
+pub use model::{FieldError, Importance, LogregParams, RowPrediction, TabularMetrics, TabularModel, TabularParams, Task, TaskChoice, TrainOptions, TrainReport, train};
 pub use prep::{ColumnReport, Matrix, PrepParams, Preprocessor};

@@ -281,6 +281,18 @@ pub struct RowPrediction {
     pub value: Option<f64>,
 }
 
+/// Why a JSON row cannot be scored ([`TabularModel::frame_from_json`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("row {row}, field {field}: {message}")]
+pub struct FieldError {
+    /// The row (0-based).
+    pub row: usize,
+    /// The field (column) at fault.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
 /// Held-out metrics of a tabular model.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TabularMetrics {
@@ -878,6 +890,99 @@ impl TabularModel {
                     .collect()
             }
         })
+    }
+
+    /// The label whose probability [`RowPrediction::probability`] reports for binary
+    /// targets (the positive class); `None` for regression and several classes (there it is
+    /// the predicted label's).
+    pub fn positive_label(&self) -> Option<&str> {
+        match &self.task {
+            Task::Classification { labels, positive: Some(p) } => labels.get(*p).map(String::as_str),
+            _ => None,
+        }
+    }
+
+    /// Builds a frame from JSON rows (column name -> value), as an HTTP client sends them.
+    ///
+    /// Every column the model reads must be present (`null` is a missing value, imputed as in
+    /// training); other keys, the target included, are ignored. A numeric column takes a
+    /// number or `null`; a categorical column takes a string, a number (matched as it would
+    /// be written in a CSV: `3`, `2.5`) or `null`, and an unseen category encodes like in
+    /// [`TabularModel::predict`]. The error names the row and the field.
+    ///
+    /// ```
+    /// use reel_ml::tabular::{Frame, TrainOptions, train};
+    /// use reel_ml::model::Quiet;
+    /// let names: Vec<String> = ["x", "colour", "y"].iter().map(|s| s.to_string()).collect();
+    /// let rows = 40;
+    /// let cols = vec![
+    ///     (0..rows).map(|i| (i / 2).to_string()).collect(),
+    ///     (0..rows).map(|i| if i % 2 == 0 { "red".to_string() } else { "blue".to_string() }).collect(),
+    ///     (0..rows).map(|i| if i >= 20 { "yes".to_string() } else { "no".to_string() }).collect(),
+    /// ];
+    /// let (frame, _) = Frame::from_strings(&names, cols)?;
+    /// let mut opts = TrainOptions::new("y");
+    /// opts.cv_folds = 0;
+    /// let model = train(frame, None, &opts, &mut Quiet)?.model.expect("a model");
+    /// let row = serde_json::json!({"x": 35, "colour": "green"});
+    /// let frame = model.frame_from_json(&[row.as_object().unwrap()]).map_err(|e| e.to_string())?;
+    /// assert_eq!(model.predict(&frame)?[0].label, "yes");
+    /// let bad = serde_json::json!({"x": "many", "colour": "red"});
+    /// let e = model.frame_from_json(&[bad.as_object().unwrap()]).unwrap_err();
+    /// assert_eq!(e.field, "x");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn frame_from_json(&self, rows: &[&serde_json::Map<String, serde_json::Value>]) -> std::result::Result<Frame, FieldError> {
+        use super::prep::Plan;
+        use serde_json::Value;
+        let needed = self.input_columns();
+        let mut frame = Frame::with_rows(rows.len());
+        for (name, plan) in &self.prep.plans {
+            let numeric = match plan {
+                Plan::Drop { .. } => continue,
+                Plan::Numeric { .. } => true,
+                Plan::IndicatorOnly | Plan::OneHot { .. } | Plan::Ordinal { .. } => false,
+            };
+            let mut nums = Vec::new();
+            let mut texts = Vec::new();
+            for (r, row) in rows.iter().enumerate() {
+                let err = |message: String| FieldError { row: r, field: name.clone(), message };
+                let v = row.get(name).ok_or_else(|| {
+                    err(format!("is missing; the model reads {} (send null for an unknown value)", needed.join(", ")))
+                })?;
+                let kind = |v: &Value| match v {
+                    Value::Bool(b) => format!("the boolean {b}"),
+                    Value::String(s) => format!("the string {s:?}"),
+                    Value::Array(_) => "an array".to_string(),
+                    Value::Object(_) => "an object".to_string(),
+                    Value::Number(n) => format!("the number {n}"),
+                    Value::Null => "null".to_string(),
+                };
+                if numeric {
+                    nums.push(match v {
+                        Value::Null => f64::NAN,
+                        Value::Number(n) => match n.as_f64().filter(|x| x.is_finite()) {
+                            Some(x) => x,
+                            None => return Err(err(format!("{n} is not a finite number"))),
+                        },
+                        other => return Err(err(format!("expected a number or null (a numeric column), got {}", kind(other)))),
+                    });
+                } else {
+                    texts.push(match v {
+                        Value::Null => None,
+                        Value::String(s) => Some(s.clone()),
+                        Value::Number(n) => match n.as_f64().filter(|x| x.is_finite()) {
+                            Some(x) => Some(format_number(x)),
+                            None => return Err(err(format!("{n} is not a finite number"))),
+                        },
+                        other => return Err(err(format!("expected a string or null (a categorical column), got {}", kind(other)))),
+                    });
+                }
+            }
+            let col = if numeric { Column::Numeric(nums) } else { Column::Text(texts) };
+            frame.push(name, col).map_err(|e| FieldError { row: 0, field: name.clone(), message: e.to_string() })?;
+        }
+        Ok(frame)
     }
 
     /// The artifact bytes (family `tabular`).

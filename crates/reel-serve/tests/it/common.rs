@@ -11,7 +11,7 @@ use reel_ml::data::{Dataset, Ratings, Scale};
 use reel_ml::model::{Model, Quiet};
 use reel_ml::reco::{Algorithm, SvdParams};
 use reel_serve::{
-    AppState, Catalogue, Loaded, MemorySink, MemorySource, ModelSource, Movie, PromoteRequest, PromotionInfo, ServeParams, ServerState,
+    AppState, Catalogue, Loaded, LoadedClassic, MemorySink, MemorySource, ModelSource, Movie, PromoteRequest, PromotionInfo, ServeParams, ServerState,
     VersionInfo,
 };
 use serde_json::Value;
@@ -142,6 +142,9 @@ impl ModelSource for SlowSource {
     }
     fn load<'a>(&'a self, name: &'a str, version: i64) -> BoxFuture<'a, reel_serve::Result<Loaded>> {
         self.0.load(name, version)
+    }
+    fn load_classic<'a>(&'a self, name: &'a str, version: i64) -> BoxFuture<'a, reel_serve::Result<LoadedClassic>> {
+        self.0.load_classic(name, version)
     }
     fn list(&self) -> BoxFuture<'_, reel_serve::Result<Vec<VersionInfo>>> {
         Box::pin(async move {

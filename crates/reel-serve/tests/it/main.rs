@@ -1,4 +1,5 @@
 //! Integration tests of the serving API, through the router with `oneshot` (no socket).
+mod classify;
 mod common;
 mod events;
 mod models;

@@ -77,6 +77,7 @@ pub async fn run(g: &GlobalArgs, a: ServeArgs) -> Result<ExitCode> {
     let params = ServeParams {
         predict_model: a.predict_model.clone().or(cfg.predict_model.clone()).unwrap_or_else(|| "recommender".into()),
         recommend_model: a.recommend_model.clone().or(cfg.recommend_model.clone()).unwrap_or_else(|| "recommender".into()),
+        sentiment_model: a.sentiment_model.clone().unwrap_or_else(|| "sentiment".into()),
         alias: a.alias.clone(),
         poll,
         token,

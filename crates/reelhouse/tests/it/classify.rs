@@ -157,3 +157,90 @@ fn issue_7_sentiment_train_predict_and_report() {
     let out = run(&ws, &["train", "sentiment", "--train", &tr, "--test", &te, "--param", "colour=red"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn issue_8_the_gate_compares_classifiers_on_the_same_test_rows() {
+    let (_tmp, ws) = workspace();
+    let base = ["train", "classifier", "--csv", &churn("train.csv"), "--test", &churn("test.csv"), "--target", "churn", "--name", "churn", "--cv", "0"];
+    let mut good = base.to_vec();
+    good.extend(["--param", "bins=10", "--param", "class_weight=balanced", "--param", "c=0.05"]);
+    json(&ws, &good);
+    ok(&ws, &["models", "promote", "churn@1"]);
+    let mut worse = base.to_vec();
+    worse.extend(["--param", "c=0.0001"]);
+    json(&ws, &worse);
+    let refused = run(&ws, &["models", "promote", "churn@2"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(String::from_utf8_lossy(&refused.stdout).contains("roc_auc"));
+}
+
+#[test]
+fn issue_8_serve_classifies_rows_and_texts_from_the_registry() {
+    use super::serve::{Server, http, train};
+    let (tmp, ws) = workspace();
+    ok(&ws, &["ingest", "movielens", repo().join("datasets/movielens-100k").to_str().expect("utf-8")]);
+    train(&ws, "1", true);
+    json(&ws, &["train", "classifier", "--csv", &churn("train.csv"), "--test", &churn("test.csv"), "--target", "churn", "--name", "churn", "--cv", "0"]);
+    ok(&ws, &["models", "promote", "churn@1"]);
+    let mut texts = String::from("text,label\n");
+    for k in 0..8 {
+        for (t, label) in [("love it, lovely fabric", "positive"), ("awful and cheap, returned it", "negative"), ("okay, nothing special", "neutral")] {
+            texts.push_str(&format!("\"{t} {k}\",{label}\n"));
+        }
+    }
+    let file = tmp.path().join("reviews.csv");
+    std::fs::write(&file, texts).expect("write");
+    let f = file.display().to_string();
+    json(&ws, &["train", "sentiment", "--train", &f, "--test", &f, "--param", "min_df=1"]);
+    ok(&ws, &["models", "promote", "sentiment@1"]);
+
+    let srv = Server::start(&ws, &["--poll", "0"]);
+    let a = &srv.addr;
+    // The first test row of the churn split, as JSON (the CSV's text and numbers).
+    let csv = std::fs::read_to_string(churn("test.csv")).expect("test.csv");
+    let mut lines = csv.lines();
+    let names: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let values: Vec<&str> = lines.next().expect("a row").split(',').collect();
+    let row: serde_json::Map<String, serde_json::Value> = names
+        .iter()
+        .zip(&values)
+        .map(|(n, v)| {
+            let value = match v.parse::<f64>() {
+                Ok(x) => serde_json::json!(x),
+                Err(_) if v.is_empty() => serde_json::Value::Null,
+                Err(_) => serde_json::json!(v),
+            };
+            (n.to_string(), value)
+        })
+        .collect();
+    let body = serde_json::Value::Object(row.clone()).to_string();
+    let (st, text) = http(a, "POST", "/classify/churn", Some(&body), None);
+    assert_eq!(st, 200, "{text}");
+    let j: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert!(j["label"] == "Yes" || j["label"] == "No", "{j}");
+    assert_eq!((j["probability_of"].as_str(), j["version"].as_i64()), (Some("Yes"), Some(1)), "{j}");
+    // The same row scored by `reelhouse predict classifier` gets the same answer.
+    let one = tmp.path().join("one.csv");
+    std::fs::write(&one, format!("{}\n{}\n", names.join(","), values.join(","))).expect("write");
+    let p = json(&ws, &["predict", "classifier", "churn@1", "--csv", &one.display().to_string()]);
+    assert_eq!(p["predictions"][0]["label"], j["label"], "{p}");
+    let (pc, ps) = (p["predictions"][0]["probability"].as_f64().expect("p"), j["probability"].as_f64().expect("p"));
+    assert!((pc - ps).abs() < 1e-9, "{pc} vs {ps}");
+
+    let mut missing = row.clone();
+    missing.remove("tenure");
+    let (st, text) = http(a, "POST", "/classify/churn", Some(&serde_json::Value::Object(missing).to_string()), None);
+    assert_eq!(st, 400, "{text}");
+    assert!(text.contains("\"field\":\"tenure\""), "{text}");
+    let (st, text) = http(a, "POST", "/classify/recommender", Some(&body), None);
+    assert_eq!(st, 409, "{text}");
+    assert_eq!(http(a, "POST", "/classify/nobody", Some(&body), None).0, 404);
+
+    let (st, text) = http(a, "POST", "/sentiment", Some(r#"{"text": "awful, cheap, returned it"}"#), None);
+    assert_eq!(st, 200, "{text}");
+    let j: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(j["label"], "negative", "{j}");
+    assert_eq!(j["probabilities"].as_object().expect("map").len(), 3, "{j}");
+    assert_eq!(http(a, "POST", "/sentiment", Some(r#"{"txt": "hi"}"#), None).0, 400);
+    assert!(srv.stop().success());
+}

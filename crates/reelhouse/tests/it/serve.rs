@@ -9,7 +9,7 @@ use super::*;
 
 const TOKEN: &str = "cli-test-token-0123456789";
 
-fn train(ws: &Path, seed: &str, promote: bool) {
+pub(super) fn train(ws: &Path, seed: &str, promote: bool) {
     let mut args = vec!["train", "recommender", "--algo", "svd", "--factors", "10", "--epochs", "5", "--seed", seed, "--no-topn"];
     if promote {
         args.push("--promote");
@@ -18,7 +18,7 @@ fn train(ws: &Path, seed: &str, promote: bool) {
 }
 
 /// One HTTP/1.1 request on a fresh connection; returns (status, body).
-fn http(addr: &str, method: &str, path: &str, body: Option<&str>, token: Option<&str>) -> (u16, String) {
+pub(super) fn http(addr: &str, method: &str, path: &str, body: Option<&str>, token: Option<&str>) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connects");
     s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
@@ -38,13 +38,13 @@ fn http(addr: &str, method: &str, path: &str, body: Option<&str>, token: Option<
     (status, body)
 }
 
-struct Server {
+pub(super) struct Server {
     child: Child,
-    addr: String,
+    pub(super) addr: String,
 }
 
 impl Server {
-    fn start(ws: &Path, extra: &[&str]) -> Server {
+    pub(super) fn start(ws: &Path, extra: &[&str]) -> Server {
         let mut child = bin()
             .arg("--workspace")
             .arg(ws)
@@ -64,7 +64,7 @@ impl Server {
         Server { child, addr }
     }
 
-    fn stop(mut self) -> std::process::ExitStatus {
+    pub(super) fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let t0 = Instant::now();
