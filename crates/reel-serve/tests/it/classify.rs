@@ -109,7 +109,7 @@ async fn issue_8_classify_scores_a_row_with_the_champion() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_8_classify_refuses_bad_rows_naming_the_field() {
     let w = classic_world().await;
-    let row = |body: &str| post(&w.state, "/classify/churn", body, None);
+    let row = |body: &'static str| post(&w.state, "/classify/churn", body, None);
 
     let e = row(r#"{"contract": "Two year", "charges": 20}"#).await.error(400, Some("tenure"));
     assert!(e.contains("missing") && e.contains("null"), "{e}");
@@ -190,7 +190,7 @@ async fn issue_7_sentiment_labels_a_text_with_probabilities() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_7_sentiment_refuses_bad_input_naming_the_field() {
     let w = classic_world().await;
-    let send = |body: &str| post(&w.state, "/sentiment", body, None);
+    let send = |body: &'static str| post(&w.state, "/sentiment", body, None);
     let e = send("{}").await.error(400, Some("text"));
     assert!(e.contains("missing field"), "{e}");
     let e = send(r#"{"text": 5}"#).await.error(400, Some("text"));
