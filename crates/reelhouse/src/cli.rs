@@ -394,7 +394,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "NAME")]
     pub recommend_model: Option<String>,
 
-    /// Model whose champion answers /sentiment (default sentiment; loaded on first use)
+    /// Model whose champion answers /sentiment [default: sentiment]
     #[arg(long, value_name = "NAME")]
     pub sentiment_model: Option<String>,
 

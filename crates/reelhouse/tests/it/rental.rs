@@ -258,13 +258,18 @@ fn issue_7_rental_daily_three_days_equal_the_same_sql_in_postgres() {
     );
     assert_eq!(db.scalar("SELECT count(*) FROM clean.classified_reviews"), db.scalar("SELECT count(*) FROM clean.review_file"), "every review has its label");
 
+    // Both kinds of review reach the metric over the three days (any single day of a
+    // small generated company may have only one kind among its customers).
+    let (mut some_positive, mut some_other) = (false, false);
     for ds in DAYS {
         let ours = materialised(&ws, ds);
         let theirs = pg_metric(&db, ds);
         assert!(ours.len() > 20, "{ds}: {} customers", ours.len());
         assert_eq!(ours, theirs, "{ds}");
-        assert!(ours.iter().any(|m| m.2 > 0) && ours.iter().any(|m| m.3 > m.2), "{ds}: positive and other reviews");
+        some_positive |= ours.iter().any(|m| m.2 > 0);
+        some_other |= ours.iter().any(|m| m.3 > m.2);
     }
+    assert!(some_positive && some_other, "positive and other reviews in the metric");
     // Each day's purchases were extracted once, into that day's partition only.
     for ds in DAYS {
         let n = db.scalar(&format!("SELECT count(*) FROM payment WHERE payment_date::date = '{ds}'"));
