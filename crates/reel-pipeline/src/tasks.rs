@@ -41,6 +41,21 @@ fn render(s: &str, vars: &BTreeMap<String, String>, task: &str) -> Result<String
     template::render(s, &|n| if n == "task" { Some(task.to_string()) } else { vars.get(n).cloned() })
 }
 
+/// The answer of a task whose input file is not there: skipped (logged, `skip` says why) or
+/// a failure worth retrying (`fail` says what has not arrived), as `if_missing` says.
+fn missing_input(abs: &Path, rel: &str, if_missing: &IfMissing, log: &TaskLog, skip: &str, fail: &str) -> Result<TaskDone, TaskFailure> {
+    match if_missing {
+        IfMissing::Skip => {
+            log.line(&format!("{} does not exist: {skip}; skipped", abs.display()));
+            Ok(TaskDone { output: serde_json::json!({"skipped": format!("{rel} is missing")}), skipped: true })
+        }
+        IfMissing::Fail => Err(TaskFailure::retry(format!(
+            "{} does not exist: {fail} (set if_missing = \"skip\" to skip days without one)",
+            abs.display()
+        ))),
+    }
+}
+
 fn fatal<E: std::fmt::Display>(e: E) -> TaskFailure {
     TaskFailure::fatal(e.to_string())
 }
@@ -139,17 +154,8 @@ pub(crate) async fn execute(
             let rel = r(path)?;
             let abs = ws.join(&rel);
             if !abs.exists() {
-                return match if_missing {
-                    IfMissing::Skip => {
-                        log.line(&format!("{} does not exist: nothing to ingest for {}; skipped", abs.display(), ctx.ds));
-                        Ok(TaskDone { output: serde_json::json!({"skipped": format!("{rel} is missing")}), skipped: true })
-                    }
-                    IfMissing::Fail => Err(TaskFailure::retry(format!(
-                        "{} does not exist: no drop for {} yet (set if_missing = \"skip\" to skip days without one)",
-                        abs.display(),
-                        ctx.ds
-                    ))),
-                };
+                let (skip, fail) = (format!("nothing to ingest for {}", ctx.ds), format!("no drop for {} yet", ctx.ds));
+                return missing_input(&abs, &rel, if_missing, log, &skip, &fail);
             }
             let req = ingest::IngestRequest::new(&abs, &format!("{} (task {})", ctx.command, t.id))
                 .with_ds(ctx.ds)
@@ -204,17 +210,9 @@ pub(crate) async fn execute(
             let rel = r(path)?;
             let abs = ws.join(&rel);
             if !abs.is_file() {
-                return match if_missing {
-                    IfMissing::Skip => {
-                        log.line(&format!("{} does not exist: no review file for {}; skipped", abs.display(), ctx.ds));
-                        Ok(TaskDone { output: serde_json::json!({"skipped": format!("{rel} is missing")}), skipped: true })
-                    }
-                    IfMissing::Fail => Err(TaskFailure::retry(format!(
-                        "{} does not exist: the vendor's review file for {} has not arrived (set if_missing = \"skip\" to skip days without one)",
-                        abs.display(),
-                        ctx.ds
-                    ))),
-                };
+                let skip = format!("no review file for {}", ctx.ds);
+                let fail = format!("the vendor's review file for {} has not arrived", ctx.ds);
+                return missing_input(&abs, &rel, if_missing, log, &skip, &fail);
             }
             let req = crate::reviews::ReviewsRequest { path: abs, ds: ctx.ds, command: format!("{} (task {})", ctx.command, t.id) };
             let o = crate::reviews::ingest_reviews(&ctx.env, &req, &progress).await?;
