@@ -217,10 +217,22 @@ fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
 
 /// Numbers for people: `1.2B`, `35.4M`, `12.3K`, `950`, `4.49`.
 pub fn human(v: f64) -> String {
+    human_in(v, v)
+}
+
+/// Tick labels of an axis from `lo` to `hi`: every tick in the unit of the larger end, so
+/// an axis reads `0, 5K, 10K, 15K`, never `5000` next to `10K`.
+fn axis_label(lo: f64, hi: f64) -> impl Fn(&f64) -> String {
+    let scale = if lo.abs() > hi.abs() { lo } else { hi };
+    move |v: &f64| if *v == 0.0 { "0".to_string() } else { human_in(*v, scale) }
+}
+
+/// `v` written in the unit (K, M, B, T) that suits `scale`.
+fn human_in(v: f64, scale: f64) -> String {
     if !v.is_finite() {
         return String::new();
     }
-    let a = v.abs();
+    let a = if scale.is_finite() { scale.abs() } else { v.abs() };
     let (div, suffix) = if a >= 1e12 {
         (1e12, "T")
     } else if a >= 1e9 {
@@ -322,7 +334,7 @@ fn vertical_bars<DB: DrawingBackend>(
         .y_label_area_size(70)
         .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), lo..hi)
         .map_err(draw_err)?;
-    let fmt = |v: &f64| human(*v);
+    let fmt = axis_label(lo, hi);
     let mut mesh = chart.configure_mesh();
     mesh.disable_x_mesh()
         .x_labels(0)
@@ -401,7 +413,7 @@ fn line<DB: DrawingBackend>(
         .x_labels(12)
         .y_labels(8)
         .x_label_formatter(&|x: &i32| x.to_string())
-        .y_label_formatter(&|v| human(*v))
+        .y_label_formatter(&axis_label(lo, hi))
         .x_desc(x_label)
         .y_desc(y_label)
         .label_style(label_style())
@@ -455,7 +467,7 @@ fn hbar<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, x_label:
         .disable_y_mesh()
         .y_labels(0)
         .x_labels(8)
-        .x_label_formatter(&|v| human(*v))
+        .x_label_formatter(&axis_label(lo, hi))
         .x_desc(x_label)
         .label_style(label_style())
         .axis_desc_style(axis_style())
@@ -500,6 +512,16 @@ mod tests {
         assert_eq!(human(3.0), "3");
         assert_eq!(human(2e12), "2T");
         assert_eq!(human(f64::NAN), "");
+    }
+
+    #[test]
+    fn an_axis_uses_one_unit() {
+        let f = axis_label(0.0, 14_000.0);
+        assert_eq!([0.0, 5000.0, 10_000.0, 12_500.0].map(|v| f(&v)), ["0", "5K", "10K", "12.5K"]);
+        let f = axis_label(-2e9, 1e9);
+        assert_eq!([-2e9, -5e8, 1e9].map(|v| f(&v)), ["-2B", "-0.5B", "1B"]);
+        let f = axis_label(0.0, 4.5);
+        assert_eq!([0.5, 4.0].map(|v| f(&v)), ["0.5", "4"]);
     }
 
     #[test]

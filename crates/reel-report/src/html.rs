@@ -125,8 +125,9 @@ fn thousands(v: i64) -> String {
 }
 
 /// A table cell for people: ids and years as written, big numbers as `1.2B`, counts with
-/// thousands separators, fractions to three decimals.
-pub fn cell(column: &str, value: Option<f64>, text: &str) -> String {
+/// thousands separators, and in a `fractional` column (one holding any non-whole value)
+/// every value to three decimals, so the column's decimals line up (`6.110` under `27.145`).
+pub fn cell(column: &str, value: Option<f64>, text: &str, fractional: bool) -> String {
     let Some(v) = value else { return text.to_string() };
     let raw = column == "id" || column.ends_with("_id") || column.ends_with("year") || column == "rating";
     if raw {
@@ -135,11 +136,13 @@ pub fn cell(column: &str, value: Option<f64>, text: &str) -> String {
     if v.abs() >= 1e6 {
         return human(v);
     }
+    if fractional {
+        return format!("{v:.3}");
+    }
     if v.fract() == 0.0 {
         return thousands(v as i64);
     }
-    let s = format!("{v:.3}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+    format!("{v:.3}")
 }
 
 const CSS: &str = "body{font-family:'DejaVu Sans',Verdana,Arial,sans-serif;margin:0;color:#222;background:#f6f6f4}\
@@ -217,12 +220,16 @@ fn table_html(h: &mut String, r: &ReportRun) {
         let _ = write!(h, "<th{class}>{}</th>", escape(c));
     }
     h.push_str("</tr></thead><tbody>");
-    for row in t.rows().take(MAX_ROWS) {
+    let shown_rows = t.rows().take(MAX_ROWS);
+    let fractional: Vec<bool> = (0..cols.len())
+        .map(|k| t.is_numeric(k) && shown_rows.clone().any(|r| t.num_at(r, k).is_some_and(|v| v.fract() != 0.0 && v.abs() < 1e6)))
+        .collect();
+    for row in shown_rows {
         h.push_str("<tr>");
         for (k, c) in cols.iter().enumerate() {
             let text = t.text_at(row, k);
             if t.is_numeric(k) {
-                let shown = cell(c, t.num_at(row, k), &text);
+                let shown = cell(c, t.num_at(row, k), &text, fractional[k]);
                 let _ = write!(h, "<td class=\"n\" title=\"{}\">{}</td>", escape(&text), escape(&shown));
             } else {
                 let _ = write!(h, "<td>{}</td>", escape(&text));
@@ -282,12 +289,14 @@ mod tests {
 
     #[test]
     fn cells_are_formatted_for_people() {
-        assert_eq!(cell("budget", Some(1_200_000_000.0), "1200000000"), "1.2B");
-        assert_eq!(cell("n_ratings", Some(34174.0), "34174"), "34,174");
-        assert_eq!(cell("avg_rating", Some(4.491071428), "4.491071428"), "4.491");
-        assert_eq!(cell("year", Some(1995.0), "1995"), "1995");
-        assert_eq!(cell("movie_id", Some(1_234_567.0), "1234567"), "1234567");
-        assert_eq!(cell("profit", None, ""), "");
+        assert_eq!(cell("budget", Some(1_200_000_000.0), "1200000000", false), "1.2B");
+        assert_eq!(cell("n_ratings", Some(34174.0), "34174", false), "34,174");
+        assert_eq!(cell("avg_rating", Some(4.491071428), "4.491071428", true), "4.491");
+        assert_eq!(cell("pct", Some(6.11), "6.11", true), "6.110");
+        assert_eq!(cell("pct", Some(6.0), "6", true), "6.000");
+        assert_eq!(cell("year", Some(1995.0), "1995", false), "1995");
+        assert_eq!(cell("movie_id", Some(1_234_567.0), "1234567", false), "1234567");
+        assert_eq!(cell("profit", None, "", false), "");
         assert_eq!(thousands(-1234567), "-1,234,567");
         assert_eq!(escape("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
     }
