@@ -194,7 +194,7 @@ pub enum Command {
     Report(ReportArgs),
 
     /// Run the whole flow on the bundled MovieLens 100K and metadata; say where to look
-    #[command(after_help = "Example:\n  reelhouse demo            # creates ./reelhouse-demo\n  reelhouse demo --dir /tmp/demo")]
+    #[command(after_help = "Examples:\n  reelhouse demo            # creates ./reelhouse-demo\n  reelhouse demo --dir /tmp/demo\n  reelhouse demo --rental --postgres postgres://me@localhost/rental   # seed 001, on your PostgreSQL")]
     Demo(DemoArgs),
 }
 
@@ -467,6 +467,18 @@ pub struct DemoArgs {
     /// Where to build the demo workspace
     #[arg(long, value_name = "DIR", default_value = "reelhouse-demo")]
     pub dir: PathBuf,
+
+    /// Seed 001 instead: a rental company in PostgreSQL, three days of rental_daily
+    #[arg(long)]
+    pub rental: bool,
+
+    /// With --rental: the PostgreSQL server (a database the demo may create tables in)
+    #[arg(long, env = "REELHOUSE_POSTGRES_URL", value_name = "URL", hide_env_values = true, requires = "rental")]
+    pub postgres: Option<String>,
+
+    /// With --rental: drop and regenerate rental tables this workspace did not create
+    #[arg(long, requires = "rental")]
+    pub replace: bool,
 }
 
 #[cfg(test)]

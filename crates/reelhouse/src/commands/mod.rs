@@ -18,6 +18,7 @@ mod ml;
 pub(crate) mod pg;
 pub mod pipelines;
 pub mod quality;
+mod rental_demo;
 mod serve;
 mod report;
 mod sql;
@@ -31,6 +32,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sql(args) => sql::run(&g, args).await,
         Command::Generate(cmd) => generate::run(&g, cmd).await,
         Command::Report(args) => report::run(&g, args).await,
+        Command::Demo(args) if args.rental => rental_demo::run(&g, args).await,
         Command::Demo(args) => demo::run(&g, args).await,
         Command::Train(crate::cli::TrainCommand::Classifier(a)) => classify::train_classifier_cmd(&g, a).await,
         Command::Train(crate::cli::TrainCommand::Sentiment(a)) => classify::train_sentiment_cmd(&g, a).await,

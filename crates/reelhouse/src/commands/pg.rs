@@ -19,7 +19,7 @@ use crate::progress::Bar;
 use crate::render::{Rows, print};
 
 /// The review corpus the demo and `generate rental` use by default: 2,000 real reviews.
-const REVIEWS_SAMPLE: &[u8] = include_bytes!("../../../../datasets/reviews/reviews_sample.csv");
+pub(crate) const REVIEWS_SAMPLE: &[u8] = include_bytes!("../../../../datasets/reviews/reviews_sample.csv");
 
 #[derive(Debug, Args)]
 pub struct IngestPostgresArgs {

@@ -291,3 +291,51 @@ fn issue_7_rental_daily_three_days_equal_the_same_sql_in_postgres() {
     let versions = query(&ws, "SELECT count(*) AS n FROM catalog.versions WHERE table_name = 'curated.user_behavior_metric'");
     assert_eq!(versions[0]["n"], 4, "one version per run day, and one for the rerun");
 }
+
+/// Issue 7, build point 5: `reelhouse demo --rental` on a configured server generates a small
+/// company, trains the sentiment model and runs three days; run again, it replaces its own
+/// tables (never another's) and gives the same metric.
+#[test]
+fn issue_7_demo_rental_runs_three_days_and_reruns() {
+    let Some(db) = TestDb::create("demo") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let demo = |extra: &[&str]| {
+        let out = bin().args(["demo", "--rental", "--dir"]).arg(&dir).args(extra).env("REELHOUSE_POSTGRES_URL", &db.url).output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+        (out.status.code(), stdout, stderr)
+    };
+    let (code, stdout, stderr) = demo(&[]);
+    assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    for step in ["Step 1/4", "Step 2/4", "Step 3/4", "Step 4/4", "curated.user_behavior_metric", "macro"] {
+        assert!(stdout.contains(step), "{step:?} missing from:\n{stdout}");
+    }
+    let days = |ws: &Path| query(ws, "SELECT CAST(insert_date AS VARCHAR) AS d, count(*) AS n FROM curated.user_behavior_metric GROUP BY insert_date ORDER BY d");
+    let first = days(&dir);
+    assert_eq!(first.iter().map(|r| r["d"].as_str().unwrap().to_string()).collect::<Vec<_>>(), DAYS.to_vec(), "{first:?}");
+    assert!(first.iter().all(|r| r["n"].as_i64().unwrap() > 10), "{first:?}");
+
+    // The second run replaces the tables it generated itself: same company, same metric.
+    let (code, stdout, stderr) = demo(&[]);
+    assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    assert_eq!(days(&dir), first);
+
+    // Another workspace finds tables it did not create, and refuses to drop them.
+    let other = tmp.path().join("other");
+    let out = bin().args(["demo", "--rental", "--dir"]).arg(&other).env("REELHOUSE_POSTGRES_URL", &db.url).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("already has") && stderr.contains("--replace"), "{stderr}");
+}
+
+/// Without a server configured, the demo starts nothing and says how to get one.
+#[test]
+fn issue_7_demo_rental_without_a_server_says_how_to_get_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let out = bin().args(["demo", "--rental", "--dir"]).arg(&dir).env_remove("REELHOUSE_POSTGRES_URL").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("apt-get install postgresql") && stderr.contains("--postgres"), "{stderr}");
+    assert!(!dir.exists(), "nothing is created without a server");
+}
