@@ -125,17 +125,19 @@ fn thousands(v: i64) -> String {
 }
 
 /// A table cell for people: ids and years as written, big numbers as `1.2B`, counts with
-/// thousands separators, and in a `fractional` column (one holding any non-whole value)
-/// every value to three decimals, so the column's decimals line up (`6.110` under `27.145`).
-pub fn cell(column: &str, value: Option<f64>, text: &str, fractional: bool) -> String {
+/// thousands separators, and one style per column: in a column with any value of a million
+/// or more every value is short (`379K` above `2M`, not `379,000`), and in a `fractional`
+/// column (any non-whole value) every value has three decimals (`6.110` under `27.145`).
+pub fn cell(column: &str, value: Option<f64>, text: &str, style: Style) -> String {
     let Some(v) = value else { return text.to_string() };
     let raw = column == "id" || column.ends_with("_id") || column.ends_with("year") || column == "rating";
     if raw {
         return text.to_string();
     }
-    if v.abs() >= 1e6 {
+    if v.abs() >= 1e6 || style.big {
         return human(v);
     }
+    let fractional = style.fractional;
     if fractional {
         return format!("{v:.3}");
     }
@@ -211,6 +213,15 @@ fn strip_xml_header(svg: &str) -> &str {
     }
 }
 
+/// How a numeric column is written (see [`cell`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    /// Some value is a million or more.
+    pub big: bool,
+    /// Some value is not whole.
+    pub fractional: bool,
+}
+
 fn table_html(h: &mut String, r: &ReportRun) {
     let t = &r.table;
     let cols = t.columns();
@@ -221,15 +232,18 @@ fn table_html(h: &mut String, r: &ReportRun) {
     }
     h.push_str("</tr></thead><tbody>");
     let shown_rows = t.rows().take(MAX_ROWS);
-    let fractional: Vec<bool> = (0..cols.len())
-        .map(|k| t.is_numeric(k) && shown_rows.clone().any(|r| t.num_at(r, k).is_some_and(|v| v.fract() != 0.0 && v.abs() < 1e6)))
+    let styles: Vec<Style> = (0..cols.len())
+        .map(|k| {
+            let vals = || shown_rows.clone().filter_map(|r| t.num_at(r, k));
+            Style { big: vals().any(|v| v.abs() >= 1e6), fractional: vals().any(|v| v.fract() != 0.0) }
+        })
         .collect();
     for row in shown_rows {
         h.push_str("<tr>");
         for (k, c) in cols.iter().enumerate() {
             let text = t.text_at(row, k);
             if t.is_numeric(k) {
-                let shown = cell(c, t.num_at(row, k), &text, fractional[k]);
+                let shown = cell(c, t.num_at(row, k), &text, styles[k]);
                 let _ = write!(h, "<td class=\"n\" title=\"{}\">{}</td>", escape(&text), escape(&shown));
             } else {
                 let _ = write!(h, "<td>{}</td>", escape(&text));
@@ -289,14 +303,16 @@ mod tests {
 
     #[test]
     fn cells_are_formatted_for_people() {
-        assert_eq!(cell("budget", Some(1_200_000_000.0), "1200000000", false), "1.2B");
-        assert_eq!(cell("n_ratings", Some(34174.0), "34174", false), "34,174");
-        assert_eq!(cell("avg_rating", Some(4.491071428), "4.491071428", true), "4.491");
-        assert_eq!(cell("pct", Some(6.11), "6.11", true), "6.110");
-        assert_eq!(cell("pct", Some(6.0), "6", true), "6.000");
-        assert_eq!(cell("year", Some(1995.0), "1995", false), "1995");
-        assert_eq!(cell("movie_id", Some(1_234_567.0), "1234567", false), "1234567");
-        assert_eq!(cell("profit", None, "", false), "");
+        let (plain, frac, big) = (Style::default(), Style { fractional: true, big: false }, Style { big: true, fractional: false });
+        assert_eq!(cell("budget", Some(1_200_000_000.0), "1200000000", big), "1.2B");
+        assert_eq!(cell("budget", Some(379_000.0), "379000", big), "379K");
+        assert_eq!(cell("n_ratings", Some(34174.0), "34174", plain), "34,174");
+        assert_eq!(cell("avg_rating", Some(4.491071428), "4.491071428", frac), "4.491");
+        assert_eq!(cell("pct", Some(6.11), "6.11", frac), "6.110");
+        assert_eq!(cell("pct", Some(6.0), "6", frac), "6.000");
+        assert_eq!(cell("year", Some(1995.0), "1995", big), "1995");
+        assert_eq!(cell("movie_id", Some(1_234_567.0), "1234567", big), "1234567");
+        assert_eq!(cell("profit", None, "", big), "");
         assert_eq!(thousands(-1234567), "-1,234,567");
         assert_eq!(escape("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
     }

@@ -261,11 +261,13 @@ impl ReportId {
                          ORDER BY bayes_avg DESC, s.n_ratings DESC, m.movie_id\nLIMIT {limit}"
                     )
                 } else {
+                    // Aggregated before the join: 60K groups meet the movies, not 25M ratings.
                     format!(
-                        "SELECT m.movie_id, m.title AS movie_title, count(*) AS n_ratings, avg(r.rating) AS avg_rating\n\
-                         FROM clean.ratings r JOIN clean.movies m ON r.movie_id = m.movie_id\n\
-                         GROUP BY m.movie_id, m.title\nHAVING count(*) >= {min}\n\
-                         ORDER BY avg_rating DESC, n_ratings DESC, m.movie_id\nLIMIT {limit}"
+                        "WITH s AS (SELECT movie_id, count(*) AS n_ratings, avg(rating) AS avg_rating\n      \
+                         FROM clean.ratings GROUP BY movie_id HAVING count(*) >= {min})\n\
+                         SELECT m.movie_id, m.title AS movie_title, s.n_ratings, s.avg_rating\n\
+                         FROM s JOIN clean.movies m ON m.movie_id = s.movie_id\n\
+                         ORDER BY s.avg_rating DESC, s.n_ratings DESC, m.movie_id\nLIMIT {limit}"
                     )
                 }
             }
