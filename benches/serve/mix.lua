@@ -1,13 +1,22 @@
--- wrk script for the soak: 3 POST /predict (bodies from WRK_BODIES) for 1 GET /recommend.
-local bodies = {}
-for line in io.lines(os.getenv("WRK_BODIES") or "bodies.txt") do
-  bodies[#bodies + 1] = line
-end
+-- wrk script for the soak: 3 POST /predict (bodies from WRK_BODIES) for 1 GET /recommend,
+-- the requests formatted once per thread in init() (see post.lua for why).
+local predicts = {}
+local recommends = {}
 local i = 0
+
+init = function(args)
+  for line in io.lines(os.getenv("WRK_BODIES") or "bodies.txt") do
+    predicts[#predicts + 1] = wrk.format("POST", "/predict", {["Content-Type"] = "application/json"}, line)
+  end
+  for u = 1, 943 do
+    recommends[u] = wrk.format("GET", "/recommend/" .. u .. "?k=10")
+  end
+end
+
 request = function()
   i = i + 1
   if i % 4 == 0 then
-    return wrk.format("GET", "/recommend/" .. (i % 943 + 1) .. "?k=10")
+    return recommends[i % #recommends + 1]
   end
-  return wrk.format("POST", "/predict", {["Content-Type"] = "application/json"}, bodies[i % #bodies + 1])
+  return predicts[i % #predicts + 1]
 end
