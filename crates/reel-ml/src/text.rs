@@ -312,27 +312,40 @@ impl Tfidf {
             }
             kept.push((String::new(), k, c));
         }
-        // Rebuild each kept key's text from a document that holds it.
-        let mut text_of: FxMap<u64, String> = FxMap::default();
-        text_of.reserve(kept.len());
-        for &(_, k, _) in &kept {
-            text_of.insert(k, String::new());
-        }
-        for d in 0..n {
-            let ids = &flat[offsets[d]..offsets[d + 1]];
-            for m in 1..=t.max_ngram {
-                for w in ids.windows(m) {
-                    let k = key(w);
-                    if let Some(s) = text_of.get_mut(&k) {
-                        if s.is_empty() {
-                            *s = w.iter().map(|&i| words[i as usize].as_str()).collect::<Vec<_>>().join(" ");
+        // Each kept key's text. Unigram and bigram keys hold their token ids, so up to
+        // bigrams the text is read off the key; trigram keys are hashed, so their text comes
+        // from a document that holds them.
+        if t.max_ngram <= 2 {
+            for e in &mut kept {
+                let k = e.1;
+                e.0 = if k >> 63 == 1 {
+                    words[(k & u64::from(u32::MAX)) as usize].clone()
+                } else {
+                    format!("{} {}", words[(k >> 32) as usize], words[(k & u64::from(u32::MAX)) as usize])
+                };
+            }
+        } else {
+            let mut text_of: FxMap<u64, String> = FxMap::default();
+            text_of.reserve(kept.len());
+            for &(_, k, _) in &kept {
+                text_of.insert(k, String::new());
+            }
+            for d in 0..n {
+                let ids = &flat[offsets[d]..offsets[d + 1]];
+                for m in 1..=t.max_ngram {
+                    for w in ids.windows(m) {
+                        let k = key(w);
+                        if let Some(s) = text_of.get_mut(&k) {
+                            if s.is_empty() {
+                                *s = w.iter().map(|&i| words[i as usize].as_str()).collect::<Vec<_>>().join(" ");
+                            }
                         }
                     }
                 }
             }
-        }
-        for e in &mut kept {
-            e.0 = text_of.remove(&e.1).unwrap_or_default();
+            for e in &mut kept {
+                e.0 = text_of.remove(&e.1).unwrap_or_default();
+            }
         }
         kept.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let nf = n as f64;
