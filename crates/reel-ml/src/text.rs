@@ -609,6 +609,31 @@ mod tests {
         assert!((ratio - want).abs() < 1e-4, "{ratio} vs {want}");
     }
 
+    /// fit_transform builds the training rows from the token ids of its first pass;
+    /// transform tokenises the text again. Both must give the same matrix, for 1-, 2- and 3-grams,
+    /// across more documents than one parallel chunk holds (repeated words, empty texts).
+    #[test]
+    fn fit_transform_rows_equal_transform_rows() {
+        let words = ["good", "bad", "fit", "not", "small", "lovely", "fabric", "runs", "size", "x"];
+        let docs: Vec<String> = (0..1500)
+            .map(|d| {
+                let len = (d * 7) % 13;
+                (0..len).map(|i| words[(d * 31 + i * i * 17 + i) % words.len()]).collect::<Vec<_>>().join(" ")
+            })
+            .collect();
+        for max_ngram in 1..=3 {
+            let p = SentimentParams { max_ngram, min_df: 2, ..SentimentParams::default() };
+            let (t, x) = Tfidf::fit_transform(&docs, &p);
+            assert!(!t.terms.is_empty());
+            let y = t.transform(&docs);
+            assert_eq!(x.indptr, y.indptr, "{max_ngram}-grams");
+            assert_eq!(x.indices, y.indices, "{max_ngram}-grams");
+            for (a, b) in x.values.iter().zip(&y.values) {
+                assert!((a - b).abs() < 1e-6, "{max_ngram}-grams: {a} vs {b}");
+            }
+        }
+    }
+
     #[test]
     fn one_label_and_bad_parameters_are_refused() {
         let t = vec!["good".to_string(), "fine".to_string()];
