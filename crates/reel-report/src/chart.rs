@@ -159,6 +159,10 @@ impl Chart {
                 return Err(Error::BadChartPath { path: path.display().to_string() });
             }
         };
+        // A chart path names a file; its folder is made, as for `--html DIR`.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Io { path: dir.display().to_string(), source: e })?;
+        }
         std::fs::write(path, bytes).map_err(|e| Error::Io { path: path.display().to_string(), source: e })
     }
 

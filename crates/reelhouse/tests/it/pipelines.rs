@@ -243,3 +243,52 @@ fn a_backfill_runs_each_day_and_the_airflow_export_names_every_task() {
     }
     assert!(py.contains("task_ingest >> task_clean") && py.contains("schedule=\"0 6 * * *\""));
 }
+
+/// `report` tasks run the real report pack through this binary (a child `reelhouse report`):
+/// a chart per run day, parameters templated, and the whole page with `report = "all"`; a
+/// bad parameter fails the task with the report's own error.
+#[test]
+fn report_tasks_write_charts_and_the_page_through_the_binary() {
+    let (_tmp, ws) = workspace();
+    ml100k(&ws);
+    std::fs::write(
+        ws.join("pipelines/weekly_report.toml"),
+        r#"description = "The week's charts"
+
+[[task]]
+id = "top"
+kind = "report"
+report = "top-rated"
+chart = "reports/{{ ds }}/top.svg"
+[task.params]
+min_votes = 100
+limit = 5
+
+[[task]]
+id = "page"
+kind = "report"
+report = "all"
+html = "reports/{{ ds }}/page"
+depends_on = ["top"]
+"#,
+    )
+    .unwrap();
+    let done = json(&ws, &["run", "weekly_report", "--ds", "2025-04-07"]);
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let svg = std::fs::read_to_string(ws.join("reports/2025-04-07/top.svg")).expect("the chart is written");
+    assert!(svg.starts_with("<svg") || svg.contains("<svg"), "{}", &svg[..svg.len().min(200)]);
+    assert!(svg.contains("at least 100 ratings"), "the parameters reached the report");
+    let page = std::fs::read_to_string(ws.join("reports/2025-04-07/page/index.html")).expect("the page is written");
+    assert!(page.contains("Rating histogram") && page.contains("Top-rated films"), "every MovieLens report is on the page");
+    assert!(!page.contains("src=\"http"), "self-contained");
+
+    // A parameter the report does not take fails the task, naming it.
+    let text = std::fs::read_to_string(ws.join("pipelines/weekly_report.toml")).unwrap();
+    std::fs::write(ws.join("pipelines/weekly_report.toml"), text.replace("limit = 5", "limt = 5")).unwrap();
+    let out = run(&ws, &["--format", "json", "run", "weekly_report", "--ds", "2025-04-08", "--no-retries"]);
+    assert!(!out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let top = task(&v, "top");
+    assert_eq!(top["status"], "failed", "{v}");
+    assert!(top["error"].as_str().unwrap_or_default().contains("limt"), "{top}");
+}
