@@ -275,6 +275,20 @@ fn log1pexp(z: f64) -> f64 {
     if z > 30.0 { z } else if z < -30.0 { z.exp() } else { z.exp().ln_1p() }
 }
 
+/// Adds the L2 penalty on `coef` (not the intercepts, the tail of `grad`) to the summed
+/// loss `value` and its gradient, and divides both by the total weight.
+fn penalised(value: f64, coef: &[f64], grad: &mut [f64], l2: f64, wsum: f64) -> f64 {
+    let mut pen = 0.0;
+    for (gj, cj) in grad.iter_mut().zip(coef) {
+        pen += cj * cj;
+        *gj += l2 * cj;
+    }
+    for gj in grad.iter_mut() {
+        *gj /= wsum;
+    }
+    (value + 0.5 * l2 * pen) / wsum
+}
+
 /// Row `r`'s weighted loss for scores `z`; its weighted residuals (the loss's gradient in
 /// the scores) go to `d`.
 fn row_loss(loss: Loss, y: Targets<'_>, r: usize, wr: f64, z: &[f64], d: &mut [f64]) -> f64 {
@@ -318,11 +332,6 @@ impl LinearFit {
         let wsum: f64 = w.iter().sum::<f64>().max(f64::MIN_POSITIVE);
         let l2 = 1.0 / self.c;
         let dim = p * k + k;
-        // Threads pay off only on large designs: waking rayon's workers costs tens of
-        // microseconds per evaluation, more than a whole pass over a 5,000 x 50 matrix.
-        let work = n.saturating_mul(p.max(1)).saturating_mul(k);
-        let block = if work < 4_000_000 { n.max(1) } else { (n / (4 * rayon::current_num_threads().max(1))).max(256) };
-        let starts: Vec<usize> = (0..n).step_by(block).collect();
         let loss = self.loss;
         let mut x0 = vec![0.0; dim];
         if let (Loss::Squared, Targets::Values(yv)) = (loss, y) {
@@ -332,7 +341,7 @@ impl LinearFit {
         // of features per thread, instead of each thread scattering into its own copy of the
         // whole gradient and adding the copies up (for the sentiment model's 300K weights
         // that was most of an evaluation).
-        if let Some(xt) = x.transpose() {
+        let r = if let Some(xt) = x.transpose() {
             let mut dz = vec![0.0; n * k];
             let rows_per = (n / (4 * rayon::current_num_threads().max(1))).max(256);
             let feats_per = (p / (4 * rayon::current_num_threads().max(1))).max(256);
@@ -394,62 +403,50 @@ impl LinearFit {
                         gicpt[c] += d[c];
                     }
                 }
-                let mut pen = 0.0;
-                for j in 0..p * k {
-                    pen += coef[j] * coef[j];
-                    gcoef[j] += l2 * coef[j];
-                }
-                for gj in grad.iter_mut() {
-                    *gj /= wsum;
-                }
-                (value + 0.5 * l2 * pen) / wsum
+                penalised(value, coef, grad, l2, wsum)
             };
-            let r = minimize(f, x0, &self.opts);
-            let (coef, icpt) = r.x.split_at(p * k);
-            return LinearModel { loss, outputs: k, coef: coef.to_vec(), intercept: icpt.to_vec(), iterations: r.iterations, converged: r.converged };
-        }
-        let f = |theta: &[f64], grad: &mut [f64]| -> f64 {
-            let (coef, icpt) = theta.split_at(p * k);
-            let one = |s: usize| {
-                    let e = (s + block).min(n);
-                    let mut g = vec![0.0; dim];
-                    let mut v = 0.0;
-                    let mut z = vec![0.0; k];
-                    let mut d = vec![0.0; k];
-                    for r in s..e {
-                        if w[r] == 0.0 {
-                            continue;
+            minimize(f, x0, &self.opts)
+        } else {
+            // Threads pay off only on large designs: waking rayon's workers costs tens of
+            // microseconds per evaluation, more than a whole pass over a 5,000 x 50 matrix.
+            let work = n.saturating_mul(p.max(1)).saturating_mul(k);
+            let block = if work < 4_000_000 { n.max(1) } else { (n / (4 * rayon::current_num_threads().max(1))).max(256) };
+            let starts: Vec<usize> = (0..n).step_by(block).collect();
+            let f = |theta: &[f64], grad: &mut [f64]| -> f64 {
+                let (coef, icpt) = theta.split_at(p * k);
+                let one = |s: usize| {
+                        let e = (s + block).min(n);
+                        let mut g = vec![0.0; dim];
+                        let mut v = 0.0;
+                        let mut z = vec![0.0; k];
+                        let mut d = vec![0.0; k];
+                        for r in s..e {
+                            if w[r] == 0.0 {
+                                continue;
+                            }
+                            z.copy_from_slice(icpt);
+                            x.dot_row(r, coef, k, &mut z);
+                            v += row_loss(loss, y, r, w[r], &z, &mut d);
+                            x.add_row(r, &d, k, &mut g);
+                            for c in 0..k {
+                                g[p * k + c] += d[c];
+                            }
                         }
-                        z.copy_from_slice(icpt);
-                        x.dot_row(r, coef, k, &mut z);
-                        v += row_loss(loss, y, r, w[r], &z, &mut d);
-                        x.add_row(r, &d, k, &mut g);
-                        for c in 0..k {
-                            g[p * k + c] += d[c];
-                        }
+                        (v, g)
+                    };
+                let parts: Vec<(f64, Vec<f64>)> = if starts.len() <= 1 { starts.iter().map(|&s| one(s)).collect() } else { starts.par_iter().map(|&s| one(s)).collect() };
+                grad.iter_mut().for_each(|g| *g = 0.0);
+                let mut value = 0.0;
+                for (v, g) in parts {
+                    value += v;
+                    for (a, b) in grad.iter_mut().zip(&g) {
+                        *a += b;
                     }
-                    (v, g)
-                };
-            let parts: Vec<(f64, Vec<f64>)> = if starts.len() <= 1 { starts.iter().map(|&s| one(s)).collect() } else { starts.par_iter().map(|&s| one(s)).collect() };
-            grad.iter_mut().for_each(|g| *g = 0.0);
-            let mut value = 0.0;
-            for (v, g) in parts {
-                value += v;
-                for (a, b) in grad.iter_mut().zip(&g) {
-                    *a += b;
                 }
-            }
-            let mut pen = 0.0;
-            for j in 0..p * k {
-                pen += coef[j] * coef[j];
-                grad[j] += l2 * coef[j];
-            }
-            for gj in grad.iter_mut() {
-                *gj /= wsum;
-            }
-            (value + 0.5 * l2 * pen) / wsum
+                penalised(value, coef, grad, l2, wsum)
+            };
+            minimize(f, x0, &self.opts)
         };
-        let r = minimize(f, x0, &self.opts);
         let (coef, icpt) = r.x.split_at(p * k);
         LinearModel { loss, outputs: k, coef: coef.to_vec(), intercept: icpt.to_vec(), iterations: r.iterations, converged: r.converged }
     }

@@ -50,13 +50,7 @@ struct DemoPrediction {
 }
 
 pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<ExitCode> {
-    let dir = std::path::absolute(&args.dir).with_context(|| format!("resolving {}", args.dir.display()))?;
-    let ws = match Workspace::open(&dir) {
-        Ok(ws) => ws,
-        Err(reel_common::Error::NoWorkspace { .. }) => Workspace::init(&dir, WorkspaceConfig::default())?,
-        Err(e) => return Err(e.into()),
-    };
-    crate::shipped::write_into(&ws.dir)?;
+    let ws = open_or_init(&args.dir)?;
     let data = ws.dir.join("datasets/movielens-100k");
     crate::embedded::write_ml100k(&data)?;
     let env = Env::open(ws).await.context("opening the demo workspace")?;
@@ -138,6 +132,19 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo workspace in `dir`: opened, or created with the defaults, and the shipped
+/// pipelines, expectations and models written into it (the demos run them).
+pub(super) fn open_or_init(dir: &std::path::Path) -> Result<Workspace> {
+    let dir = std::path::absolute(dir).with_context(|| format!("resolving {}", dir.display()))?;
+    let ws = match Workspace::open(&dir) {
+        Ok(ws) => ws,
+        Err(reel_common::Error::NoWorkspace { .. }) => Workspace::init(&dir, WorkspaceConfig::default())?,
+        Err(e) => return Err(e.into()),
+    };
+    crate::shipped::write_into(&ws.dir)?;
+    Ok(ws)
 }
 
 /// `reelhouse` if that name on PATH is this binary, else the path of this binary.

@@ -16,7 +16,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use reel_common::{Workspace, WorkspaceConfig};
 use reel_pipeline::Env;
 use reel_sql::{OutputFormat, SqlSession, write_result};
 
@@ -62,13 +61,7 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(2));
     };
     let masked = reel_postgres::mask_url(&url);
-    let dir = std::path::absolute(&args.dir).with_context(|| format!("resolving {}", args.dir.display()))?;
-    let ws = match Workspace::open(&dir) {
-        Ok(ws) => ws,
-        Err(reel_common::Error::NoWorkspace { .. }) => Workspace::init(&dir, WorkspaceConfig::default())?,
-        Err(e) => return Err(e.into()),
-    };
-    crate::shipped::write_into(&ws.dir)?;
+    let ws = super::demo::open_or_init(&args.dir)?;
     let shown = display_path(&ws.dir);
     let g = GlobalArgs { workspace: Some(ws.dir.clone()), ..g.clone() };
     if g.format == Format::Table {
@@ -115,7 +108,7 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<ExitCode> {
 
     // 4. What came out.
     step(&g, 4, "the curated tables");
-    let env = Env::open(Workspace::open(&ws.dir)?).await.context("opening the demo workspace")?;
+    let env = Env::open(ws).await.context("opening the demo workspace")?;
     let session = SqlSession::try_new(&env.lake, Some(&env.catalog)).await?;
     let shows = [
         (
