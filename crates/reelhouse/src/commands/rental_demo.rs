@@ -78,9 +78,17 @@ pub async fn run(g: &GlobalArgs, args: DemoArgs) -> Result<ExitCode> {
     if args.replace || ours {
         argv.push("--replace");
     }
-    let code = pg::generate_rental_cmd(&g, parse(&argv)?).await.with_context(|| {
-        format!("generating the rental company in {masked} (the demo needs a database it may create tables in)")
-    })?;
+    let code = match pg::generate_rental_cmd(&g, parse(&argv)?).await {
+        Ok(code) => code,
+        // The generator's own advice names `--pg-schema`, which the demo does not take.
+        Err(e) => match e.downcast_ref::<reel_postgres::Error>() {
+            Some(reel_postgres::Error::TablesExist { schema, tables }) => anyhow::bail!(
+                "the database {masked} already has {tables} in schema {schema}, not made by this workspace's demo; \
+                 pass --replace to drop and regenerate them, or give --postgres another database"
+            ),
+            _ => return Err(e.context(format!("generating the rental company in {masked} (the demo needs a database it may create tables in)"))),
+        },
+    };
     if code != ExitCode::SUCCESS {
         return Ok(code);
     }

@@ -325,7 +325,7 @@ fn issue_7_demo_rental_runs_three_days_and_reruns() {
     let out = bin().args(["demo", "--rental", "--dir"]).arg(&other).env("REELHOUSE_POSTGRES_URL", &db.url).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("already has") && stderr.contains("--replace"), "{stderr}");
+    assert!(stderr.contains("already has") && stderr.contains("--replace") && !stderr.contains("--pg-schema"), "{stderr}");
 }
 
 /// Without a server configured, the demo starts nothing and says how to get one.
